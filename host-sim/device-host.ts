@@ -1,0 +1,286 @@
+/**
+ * The host side of one device's HAL: answers the firmware's requests with the simulator's
+ * resources (virtual timers, real sockets, chip models, the flash image, settings) and turns
+ * what happens outside into events for the firmware. Persistent parts (flash, settings,
+ * chips) live as long as the device; timers, sockets and digests live for one boot.
+ */
+import { createHash, createHmac, randomBytes, type Hash } from 'node:crypto';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { BoardDefinition } from '../hal/board';
+import type { FlashPartition, PartitionInfo } from '../hal/flash';
+import type { KeyValue } from '../hal/kv';
+import type { LogFields, LogLevel } from '../hal/log';
+import type { TlsOptions } from '../hal/net';
+import type { HostEvent, HostReply, HostRequest } from '../hal/host/protocol';
+import { verifyP256 } from './crypto/ecdsa-p256';
+import type { SimI2CBus } from './i2c-bus';
+import type { NetQuiet } from './net-quiet';
+import type { Scheduler } from './scheduler';
+
+/** The device's persistent storage, as the flash image provides it. */
+export interface DeviceStorage {
+  partitions(): PartitionInfo[];
+  openPartition(label: string): FlashPartition;
+  readonly kv: KeyValue;
+}
+
+export interface DeviceHostOptions {
+  deviceId: string;
+  board: BoardDefinition;
+  scheduler: Scheduler;
+  netQuiet: NetQuiet;
+  storage: DeviceStorage;
+  buses: SimI2CBus[];
+  /** Delivers an event to the running firmware. */
+  emit(event: HostEvent): void;
+  /** Receives the firmware's log lines and structured events. */
+  report(kind: 'log' | 'event', type: string, fields: LogFields & { level?: LogLevel; message?: string }): void;
+  /** Free heap as the engine measures it. */
+  freeHeap(): number;
+  /** Called when the firmware asks to restart. */
+  requestRestart(): void;
+}
+
+const MAX_OPEN_SOCKETS = 8;
+const MAX_DIGESTS = 4;
+
+export class DeviceHost {
+  private bootedAt = 0;
+  private wallOffset: number | undefined;
+  private readonly timers = new Map<number, number>();
+  private readonly sockets = new Map<number, net.Socket>();
+  private readonly digests = new Map<number, Hash>();
+  private readonly partitionViews = new Map<string, FlashPartition>();
+
+  constructor(private readonly options: DeviceHostOptions) {}
+
+  /** Milliseconds since this boot, the firmware's `clock.now()`. */
+  deviceTime(): number {
+    return this.options.scheduler.now() - this.bootedAt;
+  }
+
+  /** Unix ms if the device's wall clock has been set. */
+  wallTime(): number | undefined {
+    return this.wallOffset === undefined ? undefined : this.options.scheduler.now() + this.wallOffset;
+  }
+
+  /** Ends the previous boot's timers and sockets and starts the clock for a new boot. */
+  beginBoot(): void {
+    this.endBoot();
+    this.bootedAt = this.options.scheduler.now();
+  }
+
+  endBoot(): void {
+    for (const handle of this.timers.values()) this.options.scheduler.cancel(handle);
+    this.timers.clear();
+    for (const socket of this.sockets.values()) socket.destroy();
+    this.sockets.clear();
+    this.digests.clear();
+  }
+
+  handle(request: HostRequest): HostReply {
+    try {
+      return { value: this.perform(request) };
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'error';
+      return { error: { code: typeof code === 'string' ? code : 'error', message: (error as Error).message } };
+    }
+  }
+
+  private perform(request: HostRequest): unknown {
+    const o = this.options;
+    switch (request.op) {
+      case 'clock.setWall':
+        this.wallOffset = request.unixMs - o.scheduler.now();
+        return undefined;
+      case 'timer.set':
+        this.startTimer(request.id, request.ms, request.repeat);
+        return undefined;
+      case 'timer.clear': {
+        const handle = this.timers.get(request.id);
+        if (handle !== undefined) o.scheduler.cancel(handle);
+        this.timers.delete(request.id);
+        return undefined;
+      }
+      case 'i2c.write':
+      case 'i2c.read': {
+        const bus = o.buses.find((b) => b.definition.port === request.port);
+        if (!bus) throw coded('bus', `board ${o.board.name} has no I2C bus ${request.port}`);
+        const result =
+          request.op === 'i2c.write'
+            ? bus.write(request.address, request.bytes, o.scheduler.now())
+            : bus.read(request.address, request.count, o.scheduler.now());
+        if (!result.ok) throw coded(result.code, result.message);
+        return result.bytes;
+      }
+      case 'net.connect':
+        this.connect(request.id, request.host, request.port, request.tls);
+        return undefined;
+      case 'net.write': {
+        const socket = this.sockets.get(request.id);
+        if (!socket || socket.destroyed) throw coded('closed', 'the socket is closed');
+        o.netQuiet.wrote();
+        socket.write(request.bytes);
+        return undefined;
+      }
+      case 'net.close':
+        this.sockets.get(request.id)?.destroy();
+        this.sockets.delete(request.id);
+        return undefined;
+      case 'flash.partitions':
+        return o.storage.partitions();
+      case 'flash.read':
+        return this.partition(request.label).read(request.length, request.offset);
+      case 'flash.write':
+        this.partition(request.label).write(request.bytes, request.offset);
+        return undefined;
+      case 'flash.erase':
+        this.partition(request.label).eraseBlock(request.index);
+        return undefined;
+      case 'kv.get':
+        return o.storage.kv.get(request.domain, request.key);
+      case 'kv.set':
+        o.storage.kv.set(request.domain, request.key, request.value);
+        return undefined;
+      case 'kv.delete':
+        o.storage.kv.delete(request.domain, request.key);
+        return undefined;
+      case 'kv.keys':
+        return o.storage.kv.keys(request.domain);
+      case 'crypto.sha256.update': {
+        let digest = this.digests.get(request.id);
+        if (!digest) {
+          if (this.digests.size >= MAX_DIGESTS) throw coded('busy', `more than ${MAX_DIGESTS} SHA-256 digests open at once`);
+          digest = createHash('sha256');
+          this.digests.set(request.id, digest);
+        }
+        digest.update(request.bytes);
+        return undefined;
+      }
+      case 'crypto.sha256.finish': {
+        const digest = this.digests.get(request.id) ?? createHash('sha256');
+        this.digests.delete(request.id);
+        return new Uint8Array(digest.digest());
+      }
+      case 'crypto.hmacSha256':
+        return new Uint8Array(createHmac('sha256', request.key).update(request.data).digest());
+      case 'crypto.ecdsaP256Verify':
+        return verifyP256(request.publicKey, request.digest, request.signature);
+      case 'crypto.random':
+        return new Uint8Array(randomBytes(request.count));
+      case 'gpio.digital.read':
+        return 0;
+      case 'gpio.digital.write':
+      case 'serial.write':
+        return undefined;
+      case 'gpio.analog.read':
+        return 0;
+      case 'system.restart':
+        o.requestRestart();
+        return undefined;
+      case 'system.freeHeap':
+        return o.freeHeap();
+      case 'log':
+        o.report('log', 'log', { ...request.fields, level: request.level, message: request.message });
+        return undefined;
+      case 'event':
+        o.report('event', request.type, request.fields ?? {});
+        return undefined;
+    }
+  }
+
+  private partition(label: string): FlashPartition {
+    let view = this.partitionViews.get(label);
+    if (!view) {
+      view = this.options.storage.openPartition(label);
+      this.partitionViews.set(label, view);
+    }
+    return view;
+  }
+
+  private startTimer(id: number, ms: number, repeat: boolean): void {
+    const fire = () => {
+      if (repeat) this.timers.set(id, this.options.scheduler.at(this.options.scheduler.now() + Math.max(1, ms), fire));
+      else this.timers.delete(id);
+      this.options.emit({ type: 'timer', id });
+    };
+    this.timers.set(id, this.options.scheduler.at(this.options.scheduler.now() + ms, fire));
+  }
+
+  private connect(id: number, host: string, port: number, tlsOptions: TlsOptions | undefined): void {
+    const o = this.options;
+    if (this.sockets.size >= MAX_OPEN_SOCKETS) {
+      throw coded('refused', `the device has ${MAX_OPEN_SOCKETS} sockets open already; close one first`);
+    }
+    const connected = o.netQuiet.connectStarted();
+    let open = true;
+    const finish = (event: HostEvent) => {
+      if (!open) return;
+      open = false;
+      connected();
+      this.sockets.delete(id);
+      o.emit(event);
+    };
+    const socket = tlsOptions
+      ? tls.connect({
+          host,
+          port,
+          servername: tlsOptions.serverName ?? (net.isIP(host) ? undefined : host),
+          ca: tlsOptions.ca?.map((der) => derToPem(der)),
+          cert: tlsOptions.certificate ? derToPem(tlsOptions.certificate) : undefined,
+          key: tlsOptions.key ? derToPem(tlsOptions.key, 'PRIVATE KEY') : undefined,
+          ALPNProtocols: tlsOptions.alpn,
+          rejectUnauthorized: tlsOptions.verify !== false,
+          // The device's TLS (Moddable) speaks TLS 1.2 at most; keep the simulator honest.
+          maxVersion: 'TLSv1.2',
+        })
+      : net.connect({ host, port });
+    socket.setNoDelay(true);
+    this.sockets.set(id, socket);
+    socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
+      connected();
+      o.emit({ type: 'net.connect', id });
+    });
+    socket.on('data', (data: Buffer) => {
+      o.netQuiet.read();
+      if (open) o.emit({ type: 'net.data', id, bytes: new Uint8Array(data) });
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      finish({ type: 'net.error', id, code: netErrorCode(error, !!tlsOptions), message: `${host}:${port}: ${error.message}` });
+    });
+    socket.on('close', () => finish({ type: 'net.close', id }));
+  }
+}
+
+function coded(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+function netErrorCode(error: NodeJS.ErrnoException, isTls: boolean): string {
+  switch (error.code) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'dns';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    case 'ETIMEDOUT':
+      return 'timeout';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'reset';
+    default:
+      return isTls ? 'tls' : 'reset';
+  }
+}
+
+/** Node's TLS wants PEM; the device (and so the HAL) holds DER. */
+function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
+  const text = new TextDecoder().decode(der.subarray(0, 11));
+  if (text.startsWith('-----BEGIN')) return new TextDecoder().decode(der); // PEM passed through
+  const body = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}

@@ -1,0 +1,191 @@
+/**
+ * A simulated device: one board, one flash image, its chip models and a firmware engine.
+ * It hides which engine runs the firmware. Restarting means what it means on hardware: the
+ * engine is thrown away and a fresh one boots over the same persistent flash.
+ */
+import type { HostEvent } from '../hal/host/protocol';
+import type { BoardDefinition } from '../hal/board';
+import type { ResetReason } from '../hal/system';
+import { DeviceHost, type DeviceStorage } from './device-host';
+import { FirmwareError, type Engine, type Meter } from './engines/engine';
+import type { SimI2CBus } from './i2c-bus';
+import type { NetQuiet } from './net-quiet';
+import type { Quiescent, Scheduler } from './scheduler';
+import type { SimEventSink } from './sim-event';
+
+/** ESP32 budget for the XS VM (moddable-notes: chunk 78848 B + 4928 heap slots × 16 B). */
+export const ESP32_VM_BYTES = 78848 + 4928 * 16;
+/** How long a restart takes on the device (ROM + bootloader + app start), in ms. */
+const RESTART_MS = 300;
+/** Events that may wait for delivery; more means the firmware cannot keep up. */
+const MAX_QUEUED_EVENTS = 10_000;
+
+export interface DeviceOptions {
+  id: string;
+  board: BoardDefinition;
+  firmwareVersion: string;
+  config: { [key: string]: string | number | boolean };
+  scheduler: Scheduler;
+  netQuiet: NetQuiet;
+  storage: DeviceStorage;
+  buses: SimI2CBus[];
+  engineKind: 'xs' | 'node';
+  /** A fresh engine of `engineKind` for each boot. */
+  createEngine(): Engine;
+  sink: SimEventSink;
+}
+
+export class Device implements Quiescent {
+  private readonly host: DeviceHost;
+  private engine: Engine | undefined;
+  private queue: HostEvent[] = [];
+  private delivering: Promise<void> | undefined;
+  private restartRequested = false;
+  private lastMeter: Meter | undefined;
+  private stopped = false;
+  private boots = 0;
+  readonly engineKind: 'xs' | 'node';
+
+  constructor(private readonly options: DeviceOptions) {
+    this.engineKind = options.engineKind;
+    this.host = new DeviceHost({
+      deviceId: options.id,
+      board: options.board,
+      scheduler: options.scheduler,
+      netQuiet: options.netQuiet,
+      storage: options.storage,
+      buses: options.buses,
+      emit: (event) => this.enqueue(event),
+      report: (kind, type, fields) => this.report(type, fields),
+      freeHeap: () => ESP32_VM_BYTES - (this.lastMeter ? this.lastMeter.firmwareSlots * 16 : 0),
+      requestRestart: () => {
+        this.restartRequested = true;
+      },
+    });
+    options.scheduler.addQuiescent(this);
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  /** Number of boots so far. */
+  get bootCount(): number {
+    return this.boots;
+  }
+
+  /** The meters after the last delivered batch (XS engine). */
+  get meter(): Meter | undefined {
+    return this.lastMeter;
+  }
+
+  /** The current engine, for benchmarks that measure it. */
+  get currentEngine(): Engine | undefined {
+    return this.engine;
+  }
+
+  /**
+   * Powers the device on. Resolves once the firmware's boot handler has run; rejects with
+   * FirmwareError if it threw (the caller decides whether that is fatal).
+   */
+  async powerOn(): Promise<void> {
+    await this.boot('power-on');
+    await this.settle();
+    if (this.bootFailure) throw this.bootFailure;
+  }
+
+  private bootFailure: FirmwareError | undefined;
+
+  /** Restarts as the hardware would for `reason`. */
+  async restart(reason: ResetReason): Promise<void> {
+    await this.engine?.stop();
+    this.engine = undefined;
+    this.host.endBoot();
+    if (this.stopped) return;
+    this.options.scheduler.at(this.options.scheduler.now() + RESTART_MS, () => {
+      if (!this.stopped) void this.boot(reason);
+    });
+  }
+
+  async settle(): Promise<void> {
+    while (this.delivering) await this.delivering;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.options.scheduler.removeQuiescent(this);
+    await this.settle();
+    this.host.endBoot();
+    await this.engine?.stop();
+    this.engine = undefined;
+  }
+
+  /** Collects garbage in the engine and returns its meters (XS only). */
+  async measure(): Promise<Meter | undefined> {
+    await this.settle();
+    return this.engine?.measure?.();
+  }
+
+  private async boot(reason: ResetReason): Promise<void> {
+    this.boots++;
+    this.bootFailure = undefined;
+    this.host.beginBoot();
+    this.queue = [];
+    const engine = this.options.createEngine();
+    this.engine = engine;
+    try {
+      await engine.start((request) => this.host.handle(request));
+    } catch (error) {
+      this.bootFailure = error instanceof FirmwareError ? error : new FirmwareError((error as Error).message);
+      this.report('error', { message: this.bootFailure.message, during: 'load' });
+      return;
+    }
+    const o = this.options;
+    this.enqueue({ type: 'boot', resetReason: reason, deviceId: o.id, firmwareVersion: o.firmwareVersion, config: o.config });
+  }
+
+  private enqueue(event: HostEvent): void {
+    if (this.stopped || !this.engine) return;
+    if (this.queue.length >= MAX_QUEUED_EVENTS) {
+      this.report('error', { message: `more than ${MAX_QUEUED_EVENTS} events are waiting: the firmware is not keeping up` });
+      return;
+    }
+    this.queue.push(event);
+    if (!this.delivering) this.delivering = this.deliverLoop().finally(() => (this.delivering = undefined));
+  }
+
+  private async deliverLoop(): Promise<void> {
+    // Let events raised at the same moment join one batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0 && this.engine && !this.stopped) {
+      const events = this.queue;
+      this.queue = [];
+      const engine = this.engine;
+      const isBoot = events.some((event) => event.type === 'boot');
+      try {
+        const meter = await engine.deliver({ t: this.host.deviceTime(), wall: this.host.wallTime(), events });
+        if (meter) {
+          this.lastMeter = meter;
+          this.report('meter', { heapSlots: meter.heapSlots, firmwareSlots: meter.firmwareSlots, compute: meter.compute });
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        if (isBoot) this.bootFailure = new FirmwareError(message);
+        this.report('error', { message, during: isBoot ? 'boot' : 'event' });
+        this.report('restart', { reason: 'exception' });
+        await this.restart('exception');
+        return;
+      }
+      if (this.restartRequested) {
+        this.restartRequested = false;
+        this.report('restart', { reason: 'software' });
+        await this.restart('software');
+        return;
+      }
+    }
+  }
+
+  private report(type: string, fields: { [key: string]: unknown }): void {
+    this.options.sink({ device: this.options.id, engine: this.engineKind, t: this.host.deviceTime(), type, ...fields });
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * When is the real network quiet enough for the virtual clock to jump? The broker runs on
+ * real sockets, so a reply to what a device just sent may still be on its way. Rules:
+ * - a socket that is still connecting (TCP or TLS handshake) holds the clock, up to a limit;
+ * - after bytes arrive, wait `afterReadMs` of silence (more may follow);
+ * - after bytes are sent with no reply yet, wait up to `replyWaitMs` for one (a QoS 0
+ *   publish never gets one; a CONNECT, SUBSCRIBE or PINGREQ does).
+ * Loopback replies take well under a millisecond; the margins absorb a loaded machine.
+ */
+import type { Quiescent } from './scheduler';
+
+export interface NetQuietOptions {
+  afterReadMs: number;
+  replyWaitMs: number;
+  connectWaitMs: number;
+}
+
+export const DEFAULT_NET_QUIET: NetQuietOptions = { afterReadMs: 3, replyWaitMs: 40, connectWaitMs: 5000 };
+
+export class NetQuiet implements Quiescent {
+  private lastRead = 0;
+  private lastWrite = 0;
+  private connecting = new Map<number, number>();
+  private nextToken = 1;
+
+  constructor(private readonly options: NetQuietOptions = DEFAULT_NET_QUIET) {}
+
+  read(): void {
+    this.lastRead = performance.now();
+  }
+
+  wrote(): void {
+    this.lastWrite = performance.now();
+  }
+
+  /** Marks a connection attempt; call the returned function when it resolves either way. */
+  connectStarted(): () => void {
+    const token = this.nextToken++;
+    this.connecting.set(token, performance.now());
+    return () => {
+      this.connecting.delete(token);
+      this.read();
+    };
+  }
+
+  async settle(): Promise<void> {
+    for (;;) {
+      const wait = this.waitNeeded(performance.now());
+      if (wait <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 20)));
+    }
+  }
+
+  private waitNeeded(now: number): number {
+    let wait = 0;
+    for (const started of this.connecting.values()) wait = Math.max(wait, started + this.options.connectWaitMs - now);
+    wait = Math.max(wait, this.lastRead + this.options.afterReadMs - now);
+    if (this.lastWrite > this.lastRead) wait = Math.max(wait, this.lastWrite + this.options.replyWaitMs - now);
+    return wait;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * A simulation run: a broker (embedded aedes unless one is given), a clock, and N devices of
+ * one board on one engine. This is what `thingkit sim` and the scenario tests drive.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findBoard } from '../boards';
+import type { BoardDefinition } from '../hal/board';
+import { FIRMWARE_VERSION } from '../firmware/version';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
+import { createChip } from './chips';
+import { Device } from './device';
+import type { DeviceStorage } from './device-host';
+import type { Engine, EngineKind } from './engines/engine';
+import { NodeEngine } from './engines/node-engine';
+import { XsEngine } from './engines/xs-engine';
+import { DeviceFlash } from './flash/device-flash';
+import { FlashImage } from './flash/flash-image';
+import { KvStore } from './flash/kv-store';
+import { SimI2CBus } from './i2c-bus';
+import { NetQuiet } from './net-quiet';
+import { Scheduler, type TimeMode } from './scheduler';
+import type { SimEventSink } from './sim-event';
+import { boot } from '../firmware/main';
+
+export interface SimulationOptions {
+  engine: EngineKind;
+  devices: number;
+  board: string;
+  timeMode: TimeMode;
+  /** `mqtt://host:port`; absent: start the embedded broker. */
+  broker?: string;
+  /** Where device flash images live; absent: a temporary folder removed at the end. */
+  stateDir?: string;
+  /** Extra device configuration (telemetryIntervalMs, keepAliveSeconds, …). */
+  config?: { [key: string]: string | number | boolean };
+  sink: SimEventSink;
+}
+
+export class SimulationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SimulationError';
+  }
+}
+
+export class Simulation {
+  readonly scheduler: Scheduler;
+  readonly devices: Device[] = [];
+  private readonly images: FlashImage[] = [];
+  private broker: EmbeddedBroker | undefined;
+  private temporaryState: string | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly options: SimulationOptions,
+    readonly board: BoardDefinition,
+  ) {
+    this.scheduler = new Scheduler(options.timeMode);
+  }
+
+  /** Checks the options, starts or reaches the broker, and powers every device on. */
+  static async start(options: SimulationOptions): Promise<Simulation> {
+    if (!Number.isInteger(options.devices) || options.devices < 1 || options.devices > 10_000) {
+      throw new SimulationError(`--devices must be a whole number from 1 to 10000 (got ${options.devices})`);
+    }
+    let board: BoardDefinition;
+    try {
+      board = findBoard(options.board);
+    } catch (error) {
+      throw new SimulationError((error as Error).message);
+    }
+    const simulation = new Simulation(options, board);
+    try {
+      await simulation.boot();
+    } catch (error) {
+      await simulation.stop();
+      throw error;
+    }
+    return simulation;
+  }
+
+  /** The broker devices connect to. */
+  get brokerUrl(): string {
+    return this.broker?.url ?? this.options.broker!;
+  }
+
+  get embeddedBroker(): EmbeddedBroker | undefined {
+    return this.broker;
+  }
+
+  /** Runs until `durationMs` of simulation time has passed, or until `stop()`. */
+  async run(durationMs = Infinity): Promise<void> {
+    await this.scheduler.run(durationMs, () => this.stopped);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.scheduler.stop();
+    await Promise.all(this.devices.map((device) => device.stop()));
+    for (const image of this.images) image.close();
+    await this.broker?.close();
+    if (this.temporaryState) rmSync(this.temporaryState, { recursive: true, force: true });
+  }
+
+  private async boot(): Promise<void> {
+    const o = this.options;
+    const { host, port } = o.broker ? await reachBroker(o.broker) : await this.startBroker();
+    const stateDir = o.stateDir ?? (this.temporaryState = mkdtempSync(path.join(os.tmpdir(), 'thingkit-sim-')));
+    const netQuiet = new NetQuiet();
+    this.scheduler.addQuiescent(netQuiet);
+    for (let n = 1; n <= o.devices; n++) {
+      const id = `${this.board.name}-${String(n).padStart(3, '0')}`;
+      const deviceDir = path.join(stateDir, 'devices', id);
+      mkdirSync(deviceDir, { recursive: true });
+      let image: FlashImage;
+      try {
+        image = FlashImage.open(path.join(deviceDir, 'flash.bin'), this.board);
+      } catch (error) {
+        throw new SimulationError((error as Error).message);
+      }
+      this.images.push(image);
+      const flash = new DeviceFlash(image);
+      const storage: DeviceStorage = {
+        partitions: () => flash.partitions(),
+        openPartition: (label) => flash.open(label),
+        kv: KvStore.openInImage(image),
+      };
+      const buses = this.board.i2c.map((definition) => new SimI2CBus(definition));
+      for (const fitted of this.board.sensors) {
+        const bus = buses.find((b) => b.definition.port === fitted.bus);
+        if (!bus) throw new SimulationError(`board ${this.board.name} fits ${fitted.model} on I2C bus ${fitted.bus}, which it does not have`);
+        bus.attach(createChip(fitted.model, { address: fitted.address, seed: n * 7919 + fitted.address }));
+      }
+      const device = new Device({
+        id,
+        board: this.board,
+        firmwareVersion: FIRMWARE_VERSION,
+        config: { deviceId: id, mqttHost: host, mqttPort: port, ...o.config },
+        scheduler: this.scheduler,
+        netQuiet,
+        storage,
+        buses,
+        engineKind: o.engine,
+        createEngine: (): Engine =>
+          o.engine === 'xs' ? new XsEngine({ board: this.board.name, name: id }) : new NodeEngine(this.board, boot),
+        sink: o.sink,
+      });
+      this.devices.push(device);
+    }
+    // Power on in small groups: each XS engine is a process, and they start in ~0.1 s.
+    for (let i = 0; i < this.devices.length; i += 8) {
+      await Promise.all(this.devices.slice(i, i + 8).map((device) => device.powerOn()));
+    }
+  }
+
+  private async startBroker(): Promise<{ host: string; port: number }> {
+    this.broker = await startEmbeddedBroker();
+    return { host: this.broker.host, port: this.broker.port };
+  }
+}
+
+/** Parses a broker URL and checks that something listens there, so a typo fails at once. */
+export async function reachBroker(url: string): Promise<{ host: string; port: number }> {
+  const match = /^(mqtts?):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(url);
+  if (!match) throw new SimulationError(`--broker "${url}" is not a broker URL: write mqtt://HOST:PORT`);
+  const host = match[2].replace(/^\[|\]$/g, '');
+  const port = match[3] ? Number(match[3]) : match[1] === 'mqtts' ? 8883 : 1883;
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(3000);
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new SimulationError(`cannot reach the broker at ${host}:${port} (${why}): start it, or leave out --broker to use the embedded one`));
+    };
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => fail('no answer within 3 s'));
+    socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+  });
+  return { host, port };
+}
