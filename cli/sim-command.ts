@@ -1,0 +1,140 @@
+/** `thingkit sim`: runs simulated devices against a broker and prints what they do. */
+import { parseArgs } from 'node:util';
+import { boards } from '../boards';
+import { FirmwareError } from '../host-sim/engines/engine';
+import type { SimEvent } from '../host-sim/sim-event';
+import { Simulation, SimulationError } from '../host-sim/simulation';
+import { formatDuration, parseDuration, UsageError } from './duration';
+import { formatHuman, formatJson } from './format';
+
+export const SIM_USAGE = `usage: thingkit sim [options]
+
+Runs simulated devices (the real firmware on the XS engine or on Node.js) against an MQTT
+broker and prints what each device does.
+
+  --engine xs|node     firmware engine (default xs: the real XS engine)
+  --devices N          number of devices (default 1)
+  --board NAME         board definition (default esp32-devkitc; known: ${Object.keys(boards).join(', ')})
+  --for DURATION       stop after this much simulated time (30s, 10m, 2h, 1d); default: until Ctrl-C
+  --virtual-time       run on virtual time: a simulated hour takes about a second
+  --broker URL         mqtt://HOST:PORT of a running broker (default: start an embedded one)
+  --interval DURATION  telemetry interval (default 60s)
+  --state DIR          keep device flash images in DIR (default: a temporary folder)
+  --json               one JSON object per line instead of text
+`;
+
+interface SimArguments {
+  engine: 'xs' | 'node';
+  devices: number;
+  board: string;
+  durationMs?: number;
+  virtualTime: boolean;
+  broker?: string;
+  intervalMs?: number;
+  stateDir?: string;
+  json: boolean;
+}
+
+export function parseSimArguments(argv: string[]): SimArguments {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        engine: { type: 'string', default: 'xs' },
+        devices: { type: 'string', default: '1' },
+        board: { type: 'string', default: 'esp32-devkitc' },
+        for: { type: 'string' },
+        'virtual-time': { type: 'boolean', default: false },
+        broker: { type: 'string' },
+        interval: { type: 'string' },
+        state: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see thingkit sim --help`);
+  }
+  const v = parsed.values;
+  if (v.engine !== 'xs' && v.engine !== 'node') throw new UsageError(`--engine must be xs or node (got "${v.engine}")`);
+  const devices = Number(v.devices);
+  if (!/^\d+$/.test(v.devices!) || devices < 1 || devices > 10_000) {
+    throw new UsageError(`--devices must be a whole number from 1 to 10000 (got "${v.devices}")`);
+  }
+  if (!(v.board! in boards)) {
+    throw new UsageError(`unknown board "${v.board}"; known boards: ${Object.keys(boards).join(', ')}`);
+  }
+  return {
+    engine: v.engine,
+    devices,
+    board: v.board!,
+    durationMs: v.for === undefined ? undefined : parseDuration(v.for, '--for'),
+    virtualTime: v['virtual-time']!,
+    broker: v.broker,
+    intervalMs: v.interval === undefined ? undefined : parseDuration(v.interval, '--interval'),
+    stateDir: v.state,
+    json: v.json!,
+  };
+}
+
+export async function simCommand(argv: string[], out: (line: string) => void = (line) => process.stdout.write(line + '\n')): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out(SIM_USAGE);
+    return 0;
+  }
+  const args = parseSimArguments(argv);
+  const counts = new Map<string, number>();
+  const lastMeterAt = new Map<string, number>();
+  const sink = (event: SimEvent) => {
+    counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
+    if (args.json) return out(formatJson(event));
+    if (event.type === 'meter') {
+      // People need a meter line now and then, not after every event.
+      const last = lastMeterAt.get(event.device);
+      if (last !== undefined && event.t >= last && event.t - last < 60_000) return;
+      lastMeterAt.set(event.device, event.t);
+    }
+    out(formatHuman(event));
+  };
+
+  const config: { [key: string]: number } = {};
+  if (args.intervalMs !== undefined) config.telemetryIntervalMs = args.intervalMs;
+  let simulation: Simulation;
+  try {
+    simulation = await Simulation.start({
+      engine: args.engine,
+      devices: args.devices,
+      board: args.board,
+      timeMode: args.virtualTime ? 'virtual' : 'realtime',
+      broker: args.broker,
+      stateDir: args.stateDir,
+      config,
+      sink,
+    });
+  } catch (error) {
+    if (error instanceof FirmwareError) throw new SimulationError(`the firmware failed at boot: ${error.message}`);
+    throw error;
+  }
+  if (!args.json) {
+    const until = args.durationMs === undefined ? 'until Ctrl-C' : `for ${formatDuration(args.durationMs)}`;
+    out(`thingkit: ${args.devices} device(s) on ${args.engine}, ${args.virtualTime ? 'virtual' : 'real'} time, broker ${simulation.brokerUrl}, ${until}`);
+  }
+  const interrupt = () => void simulation.stop();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const started = performance.now();
+  try {
+    await simulation.run(args.durationMs);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await simulation.stop();
+  }
+  if (!args.json) {
+    const summary = [...counts].map(([type, n]) => `${type}=${n}`).join(' ');
+    out(`thingkit: done in ${((performance.now() - started) / 1000).toFixed(1)} s of wall time: ${summary}`);
+  }
+  return 0;
+}
