@@ -40,6 +40,7 @@ export class Device implements Quiescent {
   private engine: Engine | undefined;
   private queue: HostEvent[] = [];
   private delivering: Promise<void> | undefined;
+  private booting: Promise<void> | undefined;
   private restartRequested = false;
   private lastMeter: Meter | undefined;
   private stopped = false;
@@ -89,7 +90,7 @@ export class Device implements Quiescent {
    * FirmwareError if it threw (the caller decides whether that is fatal).
    */
   async powerOn(): Promise<void> {
-    await this.boot('power-on');
+    this.track(this.boot('power-on'));
     await this.settle();
     if (this.bootFailure) throw this.bootFailure;
   }
@@ -103,12 +104,23 @@ export class Device implements Quiescent {
     this.host.endBoot();
     if (this.stopped) return;
     this.options.scheduler.at(this.options.scheduler.now() + RESTART_MS, () => {
-      if (!this.stopped) void this.boot(reason);
+      if (!this.stopped) this.track(this.boot(reason));
     });
   }
 
   async settle(): Promise<void> {
-    while (this.delivering) await this.delivering;
+    while (this.booting || this.delivering) {
+      await this.booting;
+      await this.delivering;
+    }
+  }
+
+  /** Keeps an engine start visible to `settle`, so virtual time waits for the boot. */
+  private track(booting: Promise<void>): void {
+    const tracked = booting.finally(() => {
+      if (this.booting === tracked) this.booting = undefined;
+    });
+    this.booting = tracked;
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { findBoard } from '../boards';
 import type { BoardDefinition } from '../hal/board';
+import type { Hal } from '../hal';
 import { FIRMWARE_VERSION } from '../firmware/version';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
 import { createChip } from './chips';
@@ -37,6 +38,8 @@ export interface SimulationOptions {
   /** Extra device configuration (telemetryIntervalMs, keepAliveSeconds, …). */
   config?: { [key: string]: string | number | boolean };
   sink: SimEventSink;
+  /** A module exporting `boot(hal)` to run instead of the project's firmware (tests, examples). */
+  firmwareModule?: string;
 }
 
 export class SimulationError extends Error {
@@ -146,7 +149,9 @@ export class Simulation {
         buses,
         engineKind: o.engine,
         createEngine: (): Engine =>
-          o.engine === 'xs' ? new XsEngine({ board: this.board.name, name: id }) : new NodeEngine(this.board, boot),
+          o.engine === 'xs'
+            ? new XsEngine({ board: this.board.name, name: id, firmwareModule: o.firmwareModule })
+            : new NodeEngine(this.board, o.firmwareModule ? loadFirmware(o.firmwareModule) : boot),
         sink: o.sink,
       });
       this.devices.push(device);
@@ -161,6 +166,13 @@ export class Simulation {
     this.broker = await startEmbeddedBroker();
     return { host: this.broker.host, port: this.broker.port };
   }
+}
+
+function loadFirmware(module: string): (hal: Hal) => void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require(path.resolve(module)) as { boot?: (hal: Hal) => void };
+  if (typeof loaded.boot !== 'function') throw new SimulationError(`${module} does not export a boot(hal) function`);
+  return loaded.boot;
 }
 
 /** Parses a broker URL and checks that something listens there, so a typo fails at once. */
