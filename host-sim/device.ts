@@ -58,7 +58,7 @@ export class Device implements Quiescent {
       buses: options.buses,
       emit: (event) => this.enqueue(event),
       report: (kind, type, fields) => this.report(type, fields),
-      freeHeap: () => ESP32_VM_BYTES - (this.lastMeter ? this.lastMeter.firmwareSlots * 16 : 0),
+      freeHeap: () => ESP32_VM_BYTES - (this.lastMeter ? this.lastMeter.stateSlots * 16 : 0),
       requestRestart: () => {
         this.restartRequested = true;
       },
@@ -178,7 +178,7 @@ export class Device implements Quiescent {
         const meter = await engine.deliver({ t: this.host.deviceTime(), wall: this.host.wallTime(), events });
         if (meter) {
           this.lastMeter = meter;
-          this.report('meter', { heapSlots: meter.heapSlots, firmwareSlots: meter.firmwareSlots, compute: meter.compute });
+          this.report('meter', { ...meter });
         }
       } catch (error) {
         const message = (error as Error).message;

@@ -9,6 +9,11 @@ export interface Meter {
   heapSlots: number;
   /** Heap slots the firmware uses beyond the bare engine (builtins are in ROM on the device). */
   firmwareSlots: number;
+  /**
+   * Heap slots beyond the loaded firmware code: its run-time state. On the device the code
+   * is preloaded into flash, so this is the part that costs RAM there.
+   */
+  stateSlots: number;
   /** Compute steps (XS meter) the batch took. */
   compute: number;
 }

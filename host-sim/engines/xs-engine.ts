@@ -21,6 +21,7 @@ export class XsEngine implements Engine {
   readonly kind = 'xs' as const;
   private worker: XsWorker | undefined;
   private baselineSlots = 0;
+  private loadedSlots = 0;
 
   constructor(private readonly options: XsEngineOptions) {}
 
@@ -33,6 +34,8 @@ export class XsEngine implements Engine {
       const bare = await worker.evaluate('globalThis.__thingkitBridge.gc()');
       this.baselineSlots = bare.meters.currentHeapCount;
       await worker.evaluate(code);
+      const gcCommand: XsCommand = { kind: 'gc' };
+      this.loadedSlots = (await worker.command(encodeMessage(gcCommand))).meters.currentHeapCount;
     } catch (error) {
       await worker.close();
       throw new FirmwareError(`the firmware failed to load on XS: ${(error as Error).message}`);
@@ -73,7 +76,12 @@ export class XsEngine implements Engine {
 
   private meter(result: XsResult): Meter {
     const heapSlots = result.meters.currentHeapCount;
-    return { heapSlots, firmwareSlots: heapSlots - this.baselineSlots, compute: result.meters.compute };
+    return {
+      heapSlots,
+      firmwareSlots: heapSlots - this.baselineSlots,
+      stateSlots: heapSlots - this.loadedSlots,
+      compute: result.meters.compute,
+    };
   }
 
   private requireWorker(): XsWorker {

@@ -1,0 +1,30 @@
+/** The benchmarks still run and print their figures (their numbers are not asserted). */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..');
+
+function runBench(script: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(ROOT, 'node_modules', 'ts-node', 'dist', 'bin.js'), '--transpile-only', path.join(ROOT, script), ...args], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${script} failed: ${stderr || error.message}`)) : resolve(stdout),
+    );
+  });
+}
+
+test('bench/footprint prints the XS footprint as JSON', async () => {
+  const figures = JSON.parse(await runBench('bench/footprint.ts', '--minutes', '4'));
+  expect(figures).toEqual(
+    expect.objectContaining({
+      bench: 'footprint',
+      heapSlotsAfterGc: expect.any(Number),
+      firmwareSlotsAfterGc: expect.any(Number),
+      stateSlotsAfterGc: expect.any(Number),
+      computePerTelemetryCycle: expect.any(Number),
+      snapshotBytes: expect.any(Number),
+    }),
+  );
+  expect(figures.stateSlotsAfterGc).toBeGreaterThan(0);
+  expect(figures.firmwareSlotsAfterGc).toBeGreaterThan(figures.stateSlotsAfterGc);
+  expect(figures.snapshotBytes).toBeGreaterThan(10_000);
+});
