@@ -89,3 +89,14 @@ test('there are firmware files to check', () => {
 test.each(files.map((file) => [relative(ROOT, file), file]))('%s runs on XS', (_name, file) => {
   expect(firmwareProblems(file, readFileSync(file, 'utf8'))).toEqual([]);
 });
+
+/** Sans-I/O cores take bytes, events and time as arguments: they import nothing but their own folder. */
+const SANS_IO_CORES = [{ dir: 'firmware/iot/mqtt', shells: ['client.ts'] }];
+
+describe.each(SANS_IO_CORES)('$dir is a sans-I/O core', ({ dir, shells }) => {
+  const core = typescriptFiles(join(ROOT, dir)).filter((file) => !shells.some((shell) => file.endsWith(`/${shell}`)));
+  test.each(core.map((file) => [relative(ROOT, file), file]))('%s imports only its siblings', (_name, file) => {
+    const specifiers = [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
+    expect(specifiers.filter((specifier) => !specifier.startsWith('./'))).toEqual([]);
+  });
+});
