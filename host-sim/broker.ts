@@ -24,7 +24,14 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const aedes = await Aedes.createBroker();
   const server = options.tls
     ? tls.createServer(
-        { key: options.tls.key, cert: options.tls.cert, ca: options.tls.ca, requestCert: options.tls.requestCert ?? false },
+        {
+          key: options.tls.key,
+          cert: options.tls.cert,
+          ca: options.tls.ca,
+          // Asking for a client certificate means requiring one: mutual TLS, as IoT brokers run it.
+          requestCert: options.tls.requestCert ?? false,
+          rejectUnauthorized: options.tls.requestCert ?? false,
+        },
         aedes.handle,
       )
     : net.createServer(aedes.handle);

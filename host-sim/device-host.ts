@@ -121,7 +121,7 @@ export class DeviceHost {
         const socket = this.sockets.get(request.id);
         if (!socket || socket.destroyed) throw coded('closed', 'the socket is closed');
         o.netQuiet.wrote();
-        socket.write(request.bytes);
+        socket.write(Buffer.from(request.bytes)); // a copy: the firmware may reuse its buffer
         return undefined;
       }
       case 'net.close':
@@ -214,6 +214,14 @@ export class DeviceHost {
       throw coded('refused', `the device has ${MAX_OPEN_SOCKETS} sockets open already; close one first`);
     }
     const connected = o.netQuiet.connectStarted();
+    let socket: net.Socket;
+    try {
+      socket = this.openSocket(host, port, tlsOptions);
+    } catch (error) {
+      connected();
+      // Bad credentials are refused before any byte is sent (Node checks them up front).
+      throw coded(tlsOptions ? 'tls' : 'refused', `${host}:${port}: ${(error as Error).message}`);
+    }
     let open = true;
     const finish = (event: HostEvent) => {
       if (!open) return;
@@ -222,20 +230,6 @@ export class DeviceHost {
       this.sockets.delete(id);
       o.emit(event);
     };
-    const socket = tlsOptions
-      ? tls.connect({
-          host,
-          port,
-          servername: tlsOptions.serverName ?? (net.isIP(host) ? undefined : host),
-          ca: tlsOptions.ca?.map((der) => derToPem(der)),
-          cert: tlsOptions.certificate ? derToPem(tlsOptions.certificate) : undefined,
-          key: tlsOptions.key ? derToPem(tlsOptions.key, 'PRIVATE KEY') : undefined,
-          ALPNProtocols: tlsOptions.alpn,
-          rejectUnauthorized: tlsOptions.verify !== false,
-          // The device's TLS (Moddable) speaks TLS 1.2 at most; keep the simulator honest.
-          maxVersion: 'TLSv1.2',
-        })
-      : net.connect({ host, port });
     socket.setNoDelay(true);
     this.sockets.set(id, socket);
     socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
@@ -250,6 +244,24 @@ export class DeviceHost {
       finish({ type: 'net.error', id, code: netErrorCode(error, !!tlsOptions), message: `${host}:${port}: ${error.message}` });
     });
     socket.on('close', () => finish({ type: 'net.close', id }));
+  }
+
+  private openSocket(host: string, port: number, tlsOptions: TlsOptions | undefined): net.Socket {
+    return tlsOptions
+      ? tls.connect({
+          host,
+          port,
+          // SNI carries host names only (RFC 6066); an IP address is checked against the certificate's IP SANs.
+          servername: net.isIP(tlsOptions.serverName ?? host) ? undefined : (tlsOptions.serverName ?? host),
+          ca: tlsOptions.ca?.map((der) => derToPem(der)),
+          cert: tlsOptions.certificate ? derToPem(tlsOptions.certificate) : undefined,
+          key: tlsOptions.key ? derToPem(tlsOptions.key, 'PRIVATE KEY') : undefined,
+          ALPNProtocols: tlsOptions.alpn,
+          rejectUnauthorized: tlsOptions.verify !== false,
+          // The device's TLS (Moddable) speaks TLS 1.2 at most; keep the simulator honest.
+          maxVersion: 'TLSv1.2',
+        })
+      : net.connect({ host, port });
   }
 }
 
@@ -281,6 +293,6 @@ function netErrorCode(error: NodeJS.ErrnoException, isTls: boolean): string {
 function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
   const text = new TextDecoder().decode(der.subarray(0, 11));
   if (text.startsWith('-----BEGIN')) return new TextDecoder().decode(der); // PEM passed through
-  const body = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }

@@ -25,6 +25,8 @@ import { NetQuiet } from './net-quiet';
 import { Scheduler, type TimeMode } from './scheduler';
 import type { SimEventSink } from './sim-event';
 import { boot } from '../firmware/main';
+import { CREDENTIALS_DOMAIN } from '../firmware/app/credentials';
+import { developmentPki, pemToDer, readPem } from './tls/certificates';
 
 export interface SimulationOptions {
   engine: EngineKind;
@@ -40,6 +42,21 @@ export interface SimulationOptions {
   sink: SimEventSink;
   /** A module exporting `boot(hal)` to run instead of the project's firmware (tests, examples). */
   firmwareModule?: string;
+  /**
+   * TLS to the broker. With an embedded broker: `true` makes a development PKI in the state
+   * folder and requires every device's client certificate. With `broker`: the CA that signed
+   * the broker's certificate, and optionally each device's client certificate and key (PEM).
+   */
+  tls?: SimulationTls;
+}
+
+export interface SimulationTls {
+  /** PEM of the CA to trust; absent with an embedded broker: the development CA. */
+  ca?: string;
+  /** PEM client certificate and key for a device, or undefined for none. */
+  clientCertificate?: (deviceId: string) => { cert: string; key: string } | undefined;
+  /** false: do not verify the broker's certificate (development only; logged by the device). */
+  verify?: boolean;
 }
 
 export class SimulationError extends Error {
@@ -111,8 +128,12 @@ export class Simulation {
 
   private async boot(): Promise<void> {
     const o = this.options;
-    const { host, port } = o.broker ? await reachBroker(o.broker) : await this.startBroker();
     const stateDir = o.stateDir ?? (this.temporaryState = mkdtempSync(path.join(os.tmpdir(), 'thingkit-sim-')));
+    const tls = o.tls && !o.broker ? this.embeddedTls(stateDir) : o.tls;
+    const { host, port, secure } = o.broker ? await reachBroker(o.broker) : await this.startBroker(tls !== undefined, stateDir);
+    if (o.broker && secure && !tls) {
+      throw new SimulationError(`${o.broker} is TLS: give the CA that signed the broker's certificate (--ca FILE)`);
+    }
     const netQuiet = new NetQuiet();
     this.scheduler.addQuiescent(netQuiet);
     for (let n = 1; n <= o.devices; n++) {
@@ -132,6 +153,7 @@ export class Simulation {
         openPartition: (label) => flash.open(label),
         kv: KvStore.openInImage(image),
       };
+      if (tls) provisionTls(storage, id, tls);
       const buses = this.board.i2c.map((definition) => new SimI2CBus(definition));
       for (const fitted of this.board.sensors) {
         const bus = buses.find((b) => b.definition.port === fitted.bus);
@@ -142,7 +164,7 @@ export class Simulation {
         id,
         board: this.board,
         firmwareVersion: FIRMWARE_VERSION,
-        config: { deviceId: id, mqttHost: host, mqttPort: port, ...o.config },
+        config: { deviceId: id, mqttHost: host, mqttPort: port, mqttTls: tls !== undefined, ...(tls?.verify === false ? { mqttTlsVerify: false } : {}), ...o.config },
         scheduler: this.scheduler,
         netQuiet,
         storage,
@@ -162,9 +184,42 @@ export class Simulation {
     }
   }
 
-  private async startBroker(): Promise<{ host: string; port: number }> {
-    this.broker = await startEmbeddedBroker();
-    return { host: this.broker.host, port: this.broker.port };
+  private async startBroker(secure: boolean, stateDir: string): Promise<{ host: string; port: number; secure: boolean }> {
+    if (secure) {
+      const pki = developmentPki(path.join(stateDir, 'pki'));
+      this.broker = await startEmbeddedBroker({
+        tls: { key: readPem(pki.server.key), cert: readPem(pki.server.cert), ca: readPem(pki.ca.cert), requestCert: true },
+      });
+    } else {
+      this.broker = await startEmbeddedBroker();
+    }
+    return { host: this.broker.host, port: this.broker.port, secure };
+  }
+
+  /** The embedded broker's TLS: a development PKI with a client certificate per device. */
+  private embeddedTls(stateDir: string): SimulationTls {
+    const pki = developmentPki(path.join(stateDir, 'pki'));
+    return {
+      ca: readPem(pki.ca.cert),
+      clientCertificate: (deviceId) => {
+        const files = pki.client(deviceId);
+        return { cert: readPem(files.cert), key: readPem(files.key) };
+      },
+      ...this.options.tls,
+    };
+  }
+}
+
+/** Writes the device's TLS credentials into its settings, as a factory provisioning step would. */
+function provisionTls(storage: DeviceStorage, deviceId: string, tls: SimulationTls): void {
+  if (tls.ca) storage.kv.set(CREDENTIALS_DOMAIN, 'ca', pemToDer(tls.ca));
+  const client = tls.clientCertificate?.(deviceId);
+  if (client) {
+    storage.kv.set(CREDENTIALS_DOMAIN, 'cert', pemToDer(client.cert));
+    storage.kv.set(CREDENTIALS_DOMAIN, 'key', pemToDer(client.key));
+  } else {
+    storage.kv.delete(CREDENTIALS_DOMAIN, 'cert');
+    storage.kv.delete(CREDENTIALS_DOMAIN, 'key');
   }
 }
 
@@ -176,7 +231,7 @@ function loadFirmware(module: string): (hal: Hal) => void {
 }
 
 /** Parses a broker URL and checks that something listens there, so a typo fails at once. */
-export async function reachBroker(url: string): Promise<{ host: string; port: number }> {
+export async function reachBroker(url: string): Promise<{ host: string; port: number; secure: boolean }> {
   const match = /^(mqtts?):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(url);
   if (!match) throw new SimulationError(`--broker "${url}" is not a broker URL: write mqtt://HOST:PORT`);
   const host = match[2].replace(/^\[|\]$/g, '');
@@ -195,5 +250,5 @@ export async function reachBroker(url: string): Promise<{ host: string; port: nu
     socket.once('timeout', () => fail('no answer within 3 s'));
     socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
   });
-  return { host, port };
+  return { host, port, secure: match[1] === 'mqtts' };
 }

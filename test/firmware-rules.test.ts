@@ -32,22 +32,24 @@ function typescriptFiles(dir: string): string[] {
   });
 }
 
+/** The source without comments, so prose does not count. */
+function withoutComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+}
+
 /** The source without comments and string contents, so prose and messages do not count. */
-export function codeOnly(source: string): string {
-  return source
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/(^|[^:])\/\/.*$/gm, '$1')
-    .replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''");
+function codeOnly(source: string): string {
+  return withoutComments(source).replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''");
 }
 
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
 /** What is wrong with one firmware file, as readable lines; empty when it follows the rules. */
-export function firmwareProblems(file: string, source: string): string[] {
+function firmwareProblems(file: string, source: string): string[] {
   const relativePath = relative(ROOT, file);
   const moddable = relativePath.startsWith('hal/moddable/');
   const problems: string[] = [];
-  for (const [, specifier] of source.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]/g)) {
+  for (const [, specifier] of withoutComments(source).matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]/g)) {
     if (specifier === undefined) continue;
     if (specifier.startsWith('.')) {
       const target = relative(ROOT, resolve(dirname(file), specifier));
@@ -96,7 +98,7 @@ const SANS_IO_CORES = [{ dir: 'firmware/iot/mqtt', shells: ['client.ts'] }];
 describe.each(SANS_IO_CORES)('$dir is a sans-I/O core', ({ dir, shells }) => {
   const core = typescriptFiles(join(ROOT, dir)).filter((file) => !shells.some((shell) => file.endsWith(`/${shell}`)));
   test.each(core.map((file) => [relative(ROOT, file), file]))('%s imports only its siblings', (_name, file) => {
-    const specifiers = [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
+    const specifiers = [...withoutComments(readFileSync(file, 'utf8')).matchAll(/^(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
     expect(specifiers.filter((specifier) => !specifier.startsWith('./'))).toEqual([]);
   });
 });

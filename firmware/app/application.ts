@@ -5,7 +5,9 @@
  */
 import type { Hal, TimerId } from '../../hal';
 import { MqttClient } from '../iot/mqtt/client';
+import { MqttSessionError } from '../iot/mqtt/errors';
 import type { AppConfig } from './config';
+import { readTlsOptions } from './credentials';
 import { openSensors, type Reading, type Sensor } from './sensors';
 
 export class Application {
@@ -27,6 +29,7 @@ export class Application {
       {
         host: config.mqttHost,
         port: config.mqttPort,
+        tls: config.mqttTls ? readTlsOptions(hal, config.mqttHost) : undefined,
         clientId: config.deviceId,
         keepAliveSeconds: config.keepAliveSeconds,
         username: config.mqttUsername,
@@ -70,12 +73,15 @@ export class Application {
       this.sampling = false;
     }
     const seq = ++this.sequence;
-    if (!this.mqtt.connected) {
-      this.hal.log.event('telemetry', { seq, readings, sent: false, reason: 'offline' });
+    const payload = this.hal.text.encode(JSON.stringify({ seq, uptimeMs: this.hal.clock.now(), readings }));
+    // QoS 1: the session holds the message, across reconnections, until the broker acknowledges it.
+    try {
+      this.mqtt.publish(this.telemetryTopic, payload, { qos: 1 });
+    } catch (error) {
+      if (!(error instanceof MqttSessionError)) throw error;
+      this.hal.log.event('telemetry', { seq, readings, sent: false, reason: error.message });
       return;
     }
-    const payload = this.hal.text.encode(JSON.stringify({ seq, uptimeMs: this.hal.clock.now(), readings }));
-    this.mqtt.publish(this.telemetryTopic, payload, { qos: 0 });
-    this.hal.log.event('telemetry', { seq, readings, sent: true, bytes: payload.length });
+    this.hal.log.event('telemetry', { seq, readings, sent: true, online: this.mqtt.connected, bytes: payload.length });
   }
 }

@@ -14,7 +14,9 @@ export class NodeEngine implements Engine {
   ) {}
 
   async start(handle: (request: HostRequest) => HostReply): Promise<void> {
-    this.runtime = createFirmwareRuntime({ call: handle }, this.board, this.firmware);
+    // Bytes cross the link as copies, as they do over the XS bridge and on a device: neither
+    // side may keep a buffer the other goes on changing.
+    this.runtime = createFirmwareRuntime({ call: (request) => structuredClone(handle(structuredClone(request))) }, this.board, this.firmware);
   }
 
   async deliver(batch: EventBatch): Promise<undefined> {

@@ -4,6 +4,13 @@
  */
 import * as mqttPacket from 'mqtt-packet';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+
+export interface SubscriberTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
 
 export interface ReceivedMessage {
   topic: string;
@@ -15,8 +22,9 @@ export class TestSubscriber {
   readonly messages: ReceivedMessage[] = [];
   private constructor(private readonly socket: net.Socket) {}
 
-  static async connect(host: string, port: number, filter: string, clientId = `test-subscriber-${process.pid}`): Promise<TestSubscriber> {
-    const socket = net.connect({ host, port });
+  static async connect(host: string, port: number, filter: string, options: { clientId?: string; tls?: SubscriberTls } = {}): Promise<TestSubscriber> {
+    const clientId = options.clientId ?? `test-subscriber-${process.pid}`;
+    const socket = options.tls ? tls.connect({ host, port, ...options.tls, servername: 'localhost' }) : net.connect({ host, port });
     const subscriber = new TestSubscriber(socket);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     let subscribed: () => void;
@@ -38,11 +46,18 @@ export class TestSubscriber {
     });
     socket.on('data', (data) => parser.parse(data));
     socket.on('error', (error) => failed(error));
-    socket.on('connect', () =>
+    socket.on(options.tls ? 'secureConnect' : 'connect', () =>
       socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 0 })),
     );
     await ready;
     return subscriber;
+  }
+
+  /** Distinct telemetry sequence numbers received per device (QoS 1 may deliver twice). */
+  sequences(deviceId: string): number[] {
+    const seqs = new Set<number>();
+    for (const m of this.messages) if (m.topic === `devices/${deviceId}/messages/events/`) seqs.add(JSON.parse(m.payload.toString()).seq);
+    return [...seqs].sort((a, b) => a - b);
   }
 
   close(): void {
