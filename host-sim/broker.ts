@@ -13,14 +13,23 @@ export interface EmbeddedBrokerOptions {
 }
 
 export interface EmbeddedBroker {
+  /** The broker of the moment (a restart makes a new one). */
   readonly aedes: Aedes;
   readonly host: string;
   readonly port: number;
   readonly url: string;
+  /** Stops the broker (every connection drops, sessions are lost) and starts a fresh one on the same port. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+interface Running {
+  aedes: Aedes;
+  server: net.Server;
+  connections: Set<net.Socket>;
+}
+
+async function listen(options: EmbeddedBrokerOptions, port: number): Promise<Running> {
   const aedes = await Aedes.createBroker();
   const server = options.tls
     ? tls.createServer(
@@ -45,24 +54,37 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
       reject(
         new Error(
           error.code === 'EADDRINUSE'
-            ? `port ${options.port} is in use: stop what uses it or choose another port`
+            ? `port ${port} is in use: stop what uses it or choose another port`
             : `cannot start the embedded broker: ${error.message}`,
         ),
       ),
     );
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as net.AddressInfo).port;
+  return { aedes, server, connections };
+}
+
+async function shutdown(running: Running): Promise<void> {
+  for (const socket of running.connections) socket.destroy();
+  await new Promise<void>((resolve) => running.server.close(() => resolve()));
+  await new Promise<void>((resolve) => running.aedes.close(() => resolve()));
+}
+
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  let running = await listen(options, options.port ?? 0);
+  const port = (running.server.address() as net.AddressInfo).port;
   const scheme = options.tls ? 'mqtts' : 'mqtt';
   return {
-    aedes,
+    get aedes() {
+      return running.aedes;
+    },
     host: '127.0.0.1',
     port,
     url: `${scheme}://127.0.0.1:${port}`,
-    async close() {
-      for (const socket of connections) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    async restart() {
+      await shutdown(running);
+      running = await listen(options, port);
     },
+    close: () => shutdown(running),
   };
 }

@@ -5,7 +5,9 @@
  * - after bytes arrive, wait `afterReadMs` of silence (more may follow);
  * - after bytes are sent with no reply yet, wait up to `replyWaitMs` for one (a QoS 0
  *   publish never gets one; a CONNECT, SUBSCRIBE or PINGREQ does).
- * Loopback replies take well under a millisecond; the margins absorb a loaded machine.
+ * Loopback replies take well under a millisecond; the margins absorb a loaded machine. Almost
+ * everything the device sends is answered (PUBLISH QoS 1, PINGREQ, CONNECT, SUBSCRIBE), so the
+ * long reply wait is paid only for what never gets an answer.
  */
 import type { Quiescent } from './scheduler';
 
@@ -15,7 +17,7 @@ export interface NetQuietOptions {
   connectWaitMs: number;
 }
 
-export const DEFAULT_NET_QUIET: NetQuietOptions = { afterReadMs: 3, replyWaitMs: 40, connectWaitMs: 5000 };
+export const DEFAULT_NET_QUIET: NetQuietOptions = { afterReadMs: 5, replyWaitMs: 250, connectWaitMs: 5000 };
 
 export class NetQuiet implements Quiescent {
   private lastRead = 0;

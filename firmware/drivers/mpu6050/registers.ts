@@ -61,8 +61,9 @@ export const TEMPERATURE_LSB_PER_C = 340;
 export const TEMPERATURE_OFFSET_C = 36.53;
 
 /**
- * After DEVICE_RESET: the register map's reset sequence (RM §4.28 note, given for SPI; the
- * same wait is the usual practice on I2C) waits 100 ms before touching the chip again.
+ * After DEVICE_RESET: InvenSense's reset sequence (a note in the register map, given for the
+ * MPU-6000 on SPI) waits 100 ms before touching the chip again. RM §4.28 states no reset time
+ * for I2C, so the driver waits the same and then checks that DEVICE_RESET has cleared.
  */
 export const RESET_WAIT_MS = 100;
 /** PS §6.1, gyroscope start-up time: ZRO settling to ±1 °/s of final, 30 ms typical. */

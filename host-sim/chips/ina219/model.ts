@@ -25,8 +25,9 @@
  *   and stored in two's complement (§8.6.3.1); bus register = round(V_bus / 4 mV) in bits
  *   15…3, clamped to 0…4095 (16 V range, BD12 always 0) or 0…8191 (32 V) (§8.6.3.2);
  *   current = trunc(shunt × Cal / 4096) (Eq. 4); power = trunc(|current| × bus / 5000)
- *   (Eq. 5; the power register is unsigned). A current outside −32768…32767 or a power above
- *   65535 sets OVF (§8.6.3.2) and saturates. The calibration register's bit 0 is void
+ *   (Eq. 5; the power register is unsigned). A current outside −32768…32767 sets OVF
+ *   (§8.6.3.2) and saturates (power cannot overflow by itself: 32767 × 8191 / 5000 = 53678,
+ *   but the check is there). The calibration register's bit 0 is void
  *   (§8.6.4.1). With calibration 0, current and power are 0 (Table 2 note).
  *
  * Not modelled: the SMBus alert response, the general-call reset, high-speed mode, the

@@ -11,8 +11,8 @@
  * - Reset values (RM §3): 0x00 everywhere except PWR_MGMT_1 = 0x40 (asleep) and
  *   WHO_AM_I = 0x68 (whatever the address; AD0 only moves the address, RM §4.32).
  * - DEVICE_RESET (RM §4.28) restores the reset values. The bit reads 1, and writes are
- *   ignored, for the 100 ms the register map's reset sequence allows for it: a driver that
- *   waits that long works against the slowest chip.
+ *   ignored, for the 100 ms InvenSense's reset sequence allows for it (RM §4.28 gives no
+ *   reset time): a driver that waits that long works against the slowest chip.
  * - Sampling only while awake (SLEEP = 0). After waking the gyroscope needs its start-up
  *   time (PS §6.1, 30 ms) before the first sample; then samples come at the sample rate,
  *   gyroscope output rate (8 kHz with DLPF_CFG 0 or 7, else 1 kHz) / (1 + SMPLRT_DIV) (RM §4.2).
@@ -100,7 +100,7 @@ export const REG = {
 /** PS §6.2, LSB/g per AFS_SEL; PS §6.1, LSB/(°/s) per FS_SEL. */
 export const ACCEL_SENSITIVITY = [16384, 8192, 4096, 2048] as const;
 export const GYRO_SENSITIVITY = [131, 65.5, 32.8, 16.4] as const;
-/** The register map's wait after DEVICE_RESET, which the model takes in full. */
+/** InvenSense's wait after DEVICE_RESET, which the model takes in full. */
 export const RESET_MS = 100;
 /** PS §6.1, gyroscope start-up time. */
 export const GYRO_STARTUP_MS = 30;
