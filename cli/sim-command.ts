@@ -1,4 +1,5 @@
 /** `thingkit sim`: runs simulated devices against a broker and prints what they do. */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { boards } from '../boards';
 import { FirmwareError } from '../host-sim/engines/engine';
@@ -17,7 +18,12 @@ broker and prints what each device does.
   --board NAME         board definition (default esp32-devkitc; known: ${Object.keys(boards).join(', ')})
   --for DURATION       stop after this much simulated time (30s, 10m, 2h, 1d); default: until Ctrl-C
   --virtual-time       run on virtual time: a simulated hour takes about a second
-  --broker URL         mqtt://HOST:PORT of a running broker (default: start an embedded one)
+  --broker URL         mqtt://HOST:PORT or mqtts://HOST:PORT of a running broker
+                       (default: start an embedded one)
+  --tls                with the embedded broker: mutual TLS from a development PKI
+  --ca FILE            PEM CA that signed the broker's certificate (for an mqtts:// broker)
+  --cert FILE          PEM client certificate for the devices (mutual TLS)
+  --key FILE           PEM private key of that certificate
   --interval DURATION  telemetry interval (default 60s)
   --state DIR          keep device flash images in DIR (default: a temporary folder)
   --json               one JSON object per line instead of text
@@ -33,6 +39,10 @@ interface SimArguments {
   intervalMs?: number;
   stateDir?: string;
   json: boolean;
+  tls: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export function parseSimArguments(argv: string[]): SimArguments {
@@ -50,6 +60,10 @@ export function parseSimArguments(argv: string[]): SimArguments {
         interval: { type: 'string' },
         state: { type: 'string' },
         json: { type: 'boolean', default: false },
+        tls: { type: 'boolean', default: false },
+        ca: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -76,7 +90,26 @@ export function parseSimArguments(argv: string[]): SimArguments {
     intervalMs: v.interval === undefined ? undefined : parseDuration(v.interval, '--interval'),
     stateDir: v.state,
     json: v.json!,
+    tls: v.tls!,
+    ...tlsFiles(v),
   };
+}
+
+function tlsFiles(v: { tls?: boolean; broker?: string; ca?: string; cert?: string; key?: string }) {
+  if (v.tls && v.broker) throw new UsageError('--tls is for the embedded broker; for your own broker use an mqtts:// URL with --ca (and --cert, --key)');
+  if ((v.cert === undefined) !== (v.key === undefined)) throw new UsageError('--cert and --key go together: give both or neither');
+  if ((v.ca || v.cert) && !v.broker?.startsWith('mqtts://')) throw new UsageError('--ca, --cert and --key need an mqtts:// --broker');
+  const read = (option: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      const text = readFileSync(file, 'utf8');
+      if (!text.includes('-----BEGIN')) throw new Error('it holds no PEM block');
+      return text;
+    } catch (error) {
+      throw new UsageError(`${option} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  };
+  return { ca: read('--ca', v.ca), cert: read('--cert', v.cert), key: read('--key', v.key) };
 }
 
 export async function simCommand(argv: string[], out: (line: string) => void = (line) => process.stdout.write(line + '\n')): Promise<number> {
@@ -110,6 +143,7 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
       timeMode: args.virtualTime ? 'virtual' : 'realtime',
       broker: args.broker,
       stateDir: args.stateDir,
+      tls: args.tls ? {} : args.ca ? { ca: args.ca, clientCertificate: args.cert ? () => ({ cert: args.cert!, key: args.key! }) : undefined } : undefined,
       config,
       sink,
     });

@@ -28,3 +28,12 @@ test('bench/footprint prints the XS footprint as JSON', async () => {
   expect(figures.firmwareSlotsAfterGc).toBeGreaterThan(figures.stateSlotsAfterGc);
   expect(figures.snapshotBytes).toBeGreaterThan(10_000);
 });
+
+test('bench/mqtt prints XS costs, wire bytes and Node throughput as JSON', async () => {
+  const figures = JSON.parse(await runBench('bench/mqtt.ts', '--rounds', '2'));
+  expect(figures.xs.computePerPublishEncode).toBeGreaterThan(0);
+  expect(figures.xs.computePerPublishDecode).toBeGreaterThan(0);
+  expect(figures.wire.identicalToMqttPacket).toBe(true);
+  expect(figures.node.thingkitEncodePerSecond).toBeGreaterThan(0);
+  expect(figures.node.mqttPacketDecodePerSecond).toBeGreaterThan(0);
+});

@@ -79,6 +79,9 @@ describe('thingkit sim', () => {
     [['--devices', 'many'], 2, /--devices must be a whole number/],
     [['--colour'], 2, /Unknown option '--colour'/],
     [['--broker', 'localhost:1883'], 1, /is not a broker URL: write mqtt:\/\/HOST:PORT/],
+    [['--ca', '/nonexistent.pem', '--broker', 'mqtts://127.0.0.1:8883'], 2, /--ca \/nonexistent.pem: no such file/],
+    [['--cert', 'a.pem'], 2, /--cert and --key go together/],
+    [['--tls', '--broker', 'mqtts://127.0.0.1:8883'], 2, /--tls is for the embedded broker/],
   ])('refuses %j with one line and exit code %i', async (args, code, message) => {
     const result = await thingkit('sim', ...(args as string[]));
     expect(result.code).toBe(code);
@@ -96,6 +99,15 @@ describe('thingkit sim', () => {
     expect(result.stderr.trim()).toBe(
       `thingkit: cannot reach the broker at 127.0.0.1:${port} (ECONNREFUSED): start it, or leave out --broker to use the embedded one`,
     );
+  });
+
+  test('--tls runs the embedded broker with mutual TLS', async () => {
+    const result = await thingkit('sim', '--tls', '--for', '3m', '--virtual-time', '--json');
+    expect(result.code).toBe(0);
+    const events = jsonLines(result.stdout);
+    expect(events.filter((e) => e.type === 'connected')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'telemetry' && e.sent).length).toBeGreaterThanOrEqual(3);
+    expect(events.filter((e) => e.type === 'log' && /without TLS/.test(e.message as string))).toEqual([]);
   });
 
   test('an unknown command names the commands', async () => {

@@ -85,7 +85,11 @@ export class BH1750 {
   #device: I2CDevice | undefined;
   readonly #timers: Timers;
   #setting: Setting = { mode: 'one-time', resolution: 'high', mtreg: MTREG_DEFAULT };
-  /** The chip's state as far as the driver knows: unknown until it has sent Power On. */
+  /**
+   * The chip's state as far as the driver knows: unknown until it has sent Power On. MTreg
+   * is written on the first sample even when it is the default, because the chip keeps
+   * whatever a previous firmware wrote until its supply is cycled.
+   */
   #poweredOn = false;
   #chipMtreg: number | undefined;
   /** The continuous measurement running with a result already waited for. */

@@ -68,6 +68,8 @@ export const MEASUREMENT_DURATION_MS = {
   typical: { high: 120, high2: 120, low: 16 },
 } as const;
 export const MTREG_DEFAULT = 69;
+/** The opcode log is bounded so that a long fleet simulation does not grow without limit. */
+export const OPCODE_LOG_LENGTH = 1000;
 
 const OPCODE = { POWER_DOWN: 0x00, POWER_ON: 0x01, RESET: 0x07 } as const;
 
@@ -109,7 +111,7 @@ export class BH1750Model implements I2CTarget {
   #mtreg = MTREG_DEFAULT;
   #register = 0;
   #measurement: Measurement | undefined;
-  /** Opcodes the chip accepted, for assertions. */
+  /** The last `OPCODE_LOG_LENGTH` opcodes the chip accepted, for assertions. */
   readonly opcodes: number[] = [];
 
   constructor(options: BH1750ModelOptions = {}) {
@@ -160,6 +162,7 @@ export class BH1750Model implements I2CTarget {
     if (bytes.length !== 1) return false; // one opcode per transfer; the second byte is NACKed
     this.#advance(nowMs);
     if (!this.#execute(bytes[0], nowMs)) return false;
+    if (this.opcodes.length === OPCODE_LOG_LENGTH) this.opcodes.shift();
     this.opcodes.push(bytes[0]);
     return true;
   }

@@ -82,6 +82,8 @@ export const HEATER_DURATION_MS = {
 } as const;
 export const SOFT_RESET_MS = 1;
 export const DEFAULT_SERIAL_NUMBER = 0x1a2b3c4d;
+/** The command log is bounded so that a long fleet simulation does not grow without limit. */
+export const COMMAND_LOG_LENGTH = 1000;
 
 const MEASURE: ReadonlyMap<number, Precision> = new Map([
   [0xfd, 'high'],
@@ -131,7 +133,7 @@ export class SHT40Model implements I2CTarget {
   #measurement: PendingMeasurement | undefined;
   /** Bytes the next read returns (serial number, or a finished measurement). */
   #output: Uint8Array | undefined;
-  /** Commands the chip accepted, for assertions. */
+  /** The last `COMMAND_LOG_LENGTH` commands the chip accepted, for assertions. */
   readonly commands: number[] = [];
 
   constructor(options: SHT40ModelOptions = {}) {
@@ -192,6 +194,7 @@ export class SHT40Model implements I2CTarget {
     if (bytes.length === 0) return true; // address probe, as a bus scan sends
     if (bytes.length !== 1) return false; // §4.4: every command is one byte; the second is NACKed
     if (!this.#execute(bytes[0], nowMs)) return false;
+    if (this.commands.length === COMMAND_LOG_LENGTH) this.commands.shift();
     this.commands.push(bytes[0]);
     return true;
   }

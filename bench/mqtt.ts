@@ -1,0 +1,92 @@
+/**
+ * bench/mqtt: the MQTT codec's cost. Prints one JSON object:
+ * - xs: compute steps per PUBLISH encode and per incoming PUBLISH decode on the real XS
+ *   engine (a batch of 100 less an idle batch, averaged over rounds), and heap slots each
+ *   result keeps alive;
+ * - wire: bytes on the wire per telemetry message (QoS 1 PUBLISH and the PUBACK back);
+ * - node: operations per second of our codec beside mqtt-packet's, on the same packets.
+ * Usage: npx ts-node --transpile-only bench/mqtt.ts [--rounds N]
+ */
+import * as mqttPacket from 'mqtt-packet';
+import * as path from 'node:path';
+import { MqttDecoder } from '../firmware/iot/mqtt/decoder';
+import { encodePacket } from '../firmware/iot/mqtt/encode';
+import type { SimEvent } from '../host-sim/sim-event';
+import { Simulation } from '../host-sim/simulation';
+import { OPS, PHASES } from './firmware/mqtt-ops';
+
+async function xsFigures(rounds: number) {
+  const events: SimEvent[] = [];
+  const simulation = await Simulation.start({
+    engine: 'xs',
+    devices: 1,
+    board: 'esp32-devkitc',
+    timeMode: 'virtual',
+    firmwareModule: path.join(__dirname, 'firmware', 'mqtt-ops.ts'),
+    sink: (event) => events.push(event),
+  });
+  await simulation.run(rounds * PHASES.length * 1000 + 500);
+  await simulation.stop();
+  // Each 'bench' event is followed by the meter of its batch.
+  const byPhase = new Map<string, { compute: number[]; stateSlots: number[] }>();
+  for (let i = 0; i < events.length - 1; i++) {
+    if (events[i].type !== 'bench' || events[i + 1].type !== 'meter') continue;
+    const entry = byPhase.get(events[i].phase as string) ?? { compute: [], stateSlots: [] };
+    entry.compute.push(events[i + 1].compute as number);
+    entry.stateSlots.push(events[i + 1].stateSlots as number);
+    byPhase.set(events[i].phase as string, entry);
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const compute = (phase: string) => median(byPhase.get(phase)!.compute);
+  const slots = (phase: string) => median(byPhase.get(phase)!.stateSlots);
+  return {
+    computePerPublishEncode: Math.round((compute('encode') - compute('idle')) / OPS),
+    computePerPublishDecode: Math.round((compute('decode') - compute('idle')) / OPS),
+    heapSlotsPerEncodedPublish: +((slots('keep-encoded') - slots('idle')) / OPS).toFixed(1),
+    heapSlotsPerDecodedPublish: +((slots('keep-decoded') - slots('idle')) / OPS).toFixed(1),
+  };
+}
+
+function opsPerSecond(run: () => void, minMs = 300): number {
+  let count = 0;
+  const start = performance.now();
+  while (performance.now() - start < minMs) {
+    for (let i = 0; i < 1000; i++) run();
+    count += 1000;
+  }
+  return Math.round(count / ((performance.now() - start) / 1000));
+}
+
+function nodeFigures() {
+  const topic = 'devices/esp32-devkitc-001/messages/events/';
+  const payload = Buffer.from(JSON.stringify({ seq: 1234, uptimeMs: 3_600_000, readings: { sht31: { temperature: 21.53, humidity: 48.2 } } }));
+  const ours = encodePacket({ type: 'publish', topic, payload: new Uint8Array(payload), qos: 1, retain: false, dup: false, packetId: 42 });
+  const theirs = mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false, messageId: 42 });
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let parsed = 0;
+  parser.on('packet', () => parsed++);
+  const puback = encodePacket({ type: 'puback', packetId: 42 });
+  return {
+    wire: { telemetryPublishBytes: ours.length, pubackBytes: puback.length, payloadBytes: payload.length, identicalToMqttPacket: Buffer.compare(Buffer.from(ours), theirs) === 0 },
+    node: {
+      thingkitEncodePerSecond: opsPerSecond(() => encodePacket({ type: 'publish', topic, payload: new Uint8Array(payload), qos: 1, retain: false, dup: false, packetId: 42 })),
+      mqttPacketEncodePerSecond: opsPerSecond(() => mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false, messageId: 42 })),
+      thingkitDecodePerSecond: opsPerSecond(() => new MqttDecoder().push(ours)),
+      mqttPacketDecodePerSecond: opsPerSecond(() => parser.parse(theirs)),
+      mqttPacketParsed: parsed > 0,
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const roundsArg = process.argv.indexOf('--rounds');
+  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 10;
+  const xs = await xsFigures(rounds);
+  const { wire, node } = nodeFigures();
+  console.log(JSON.stringify({ bench: 'mqtt', rounds, xs, wire, node }, null, 2));
+}
+
+main().catch((error) => {
+  console.error(`bench/mqtt: ${error.message}`);
+  process.exitCode = 1;
+});
