@@ -253,13 +253,9 @@ export class ADS1115Model implements I2CTarget {
         return; // conversion register: read-only
       case 2:
         this.#loThresh = value;
-        this.#alert = false;
-        this.#outOfRangeCount = 0;
         return;
       case 3:
         this.#hiThresh = value;
-        this.#alert = false;
-        this.#outOfRangeCount = 0;
         return;
       default:
         this.#writeConfig(value, nowMs);

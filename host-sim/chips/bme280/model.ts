@@ -265,8 +265,9 @@ export class BME280Model implements I2CTarget {
     return mode === 0 ? 'sleep' : mode === 0b11 ? 'normal' : 'forced';
   }
 
-  /** Measurements completed since power-on, for assertions. */
-  get measurements(): number {
+  /** Measurements completed by `nowMs` since power-on (normal mode counts the replayed ones only). */
+  measurementsAt(nowMs: number): number {
+    this.#advance(nowMs);
     return this.#measurements;
   }
 
