@@ -24,6 +24,8 @@ broker and prints what each device does.
   --ca FILE            PEM CA that signed the broker's certificate (for an mqtts:// broker)
   --cert FILE          PEM client certificate for the devices (mutual TLS)
   --key FILE           PEM private key of that certificate
+  --sensors LIST       chips to fit instead of the board's: MODEL[@0xADDRESS][/BUS],…
+                       (models: sht31, sht40, bme280, bh1750, scd41, ads1115, mpu6050, ina219)
   --interval DURATION  telemetry interval (default 60s)
   --state DIR          keep device flash images in DIR (default: a temporary folder)
   --json               one JSON object per line instead of text
@@ -39,6 +41,7 @@ interface SimArguments {
   intervalMs?: number;
   stateDir?: string;
   json: boolean;
+  sensors?: string;
   tls: boolean;
   ca?: string;
   cert?: string;
@@ -61,6 +64,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
         state: { type: 'string' },
         json: { type: 'boolean', default: false },
         tls: { type: 'boolean', default: false },
+        sensors: { type: 'string' },
         ca: { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
@@ -91,6 +95,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
     stateDir: v.state,
     json: v.json!,
     tls: v.tls!,
+    sensors: v.sensors,
     ...tlsFiles(v),
   };
 }
@@ -143,6 +148,7 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
       timeMode: args.virtualTime ? 'virtual' : 'realtime',
       broker: args.broker,
       stateDir: args.stateDir,
+      sensors: args.sensors,
       tls: args.tls ? {} : args.ca ? { ca: args.ca, clientCertificate: args.cert ? () => ({ cert: args.cert!, key: args.key! }) : undefined } : undefined,
       config,
       sink,

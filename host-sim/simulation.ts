@@ -11,7 +11,7 @@ import type { BoardDefinition } from '../hal/board';
 import type { Hal } from '../hal';
 import { FIRMWARE_VERSION } from '../firmware/version';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
-import { createChip } from './chips';
+import { createChip, planSensors, sensorsConfig } from './chips';
 import { Device } from './device';
 import type { DeviceStorage } from './device-host';
 import type { Engine, EngineKind } from './engines/engine';
@@ -37,6 +37,8 @@ export interface SimulationOptions {
   broker?: string;
   /** Where device flash images live; absent: a temporary folder removed at the end. */
   stateDir?: string;
+  /** Sensors to fit instead of the board's (`sht31,bme280@0x77`); see `planSensors`. */
+  sensors?: string;
   /** Extra device configuration (telemetryIntervalMs, keepAliveSeconds, …). */
   config?: { [key: string]: string | number | boolean };
   sink: SimEventSink;
@@ -128,6 +130,16 @@ export class Simulation {
 
   private async boot(): Promise<void> {
     const o = this.options;
+    let fitted = this.board.sensors;
+    let sensorConfig: { sensors?: string } = {};
+    if (o.sensors !== undefined) {
+      try {
+        fitted = planSensors(o.sensors, this.board.i2c.map((bus) => bus.port));
+      } catch (error) {
+        throw new SimulationError((error as Error).message);
+      }
+      sensorConfig = { sensors: sensorsConfig(fitted) };
+    }
     const stateDir = o.stateDir ?? (this.temporaryState = mkdtempSync(path.join(os.tmpdir(), 'thingkit-sim-')));
     const tls = o.tls && !o.broker ? this.embeddedTls(stateDir) : o.tls;
     const { host, port, secure } = o.broker ? await reachBroker(o.broker) : await this.startBroker(tls !== undefined, stateDir);
@@ -155,16 +167,16 @@ export class Simulation {
       };
       if (tls) provisionTls(storage, id, tls);
       const buses = this.board.i2c.map((definition) => new SimI2CBus(definition));
-      for (const fitted of this.board.sensors) {
-        const bus = buses.find((b) => b.definition.port === fitted.bus);
-        if (!bus) throw new SimulationError(`board ${this.board.name} fits ${fitted.model} on I2C bus ${fitted.bus}, which it does not have`);
-        bus.attach(createChip(fitted.model, { address: fitted.address, seed: n * 7919 + fitted.address }));
+      for (const sensor of fitted) {
+        const bus = buses.find((b) => b.definition.port === sensor.bus);
+        if (!bus) throw new SimulationError(`board ${this.board.name} fits ${sensor.model} on I2C bus ${sensor.bus}, which it does not have`);
+        bus.attach(createChip(sensor.model, { address: sensor.address, seed: n * 7919 + sensor.address }));
       }
       const device = new Device({
         id,
         board: this.board,
         firmwareVersion: FIRMWARE_VERSION,
-        config: { deviceId: id, mqttHost: host, mqttPort: port, mqttTls: tls !== undefined, ...(tls?.verify === false ? { mqttTlsVerify: false } : {}), ...o.config },
+        config: { deviceId: id, mqttHost: host, mqttPort: port, mqttTls: tls !== undefined, ...(tls?.verify === false ? { mqttTlsVerify: false } : {}), ...sensorConfig, ...o.config },
         scheduler: this.scheduler,
         netQuiet,
         storage,
