@@ -37,3 +37,13 @@ test('bench/mqtt prints XS costs, wire bytes and Node throughput as JSON', async
   expect(figures.node.thingkitEncodePerSecond).toBeGreaterThan(0);
   expect(figures.node.mqttPacketDecodePerSecond).toBeGreaterThan(0);
 });
+
+test('bench/drivers prints compute per sample for every driver as JSON', async () => {
+  const figures = JSON.parse(await runBench('bench/drivers.ts', '--rounds', '1'));
+  expect(Object.keys(figures.drivers).sort()).toEqual(['ads1115', 'bh1750', 'bme280', 'ina219', 'mpu6050', 'scd41', 'sht31', 'sht40']);
+  for (const driver of Object.values(figures.drivers) as { computePerSample: number; failures: number }[]) {
+    expect(driver.computePerSample).toBeGreaterThan(0);
+    expect(driver.failures).toBe(0);
+  }
+  expect(figures.heapSlotsForAllOpenDrivers).toBeGreaterThan(0);
+});

@@ -8,7 +8,15 @@ import { utf8Decode, utf8Encode } from './text';
 
 const ATTACHMENT_KEY = '$bin';
 
-export function encodeMessage(message: unknown): Uint8Array {
+/** UTF-8 for the wire; the XS bridge passes the engine's native codec, which is faster. */
+export interface WireText {
+  encode(text: string): Uint8Array;
+  decode(bytes: Uint8Array): string;
+}
+
+const PLAIN_TEXT: WireText = { encode: utf8Encode, decode: utf8Decode };
+
+export function encodeMessage(message: unknown, text: WireText = PLAIN_TEXT): Uint8Array {
   const attachments: Uint8Array[] = [];
   const json = JSON.stringify(message, function (this: unknown, _key: string, value: unknown) {
     if (value instanceof Uint8Array) {
@@ -17,14 +25,14 @@ export function encodeMessage(message: unknown): Uint8Array {
     }
     return value;
   });
-  const text = utf8Encode(json ?? 'null');
-  let size = 4 + text.length;
+  const jsonBytes = text.encode(json ?? 'null');
+  let size = 4 + jsonBytes.length;
   for (const a of attachments) size += 4 + a.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
-  view.setUint32(0, text.length, true);
-  out.set(text, 4);
-  let at = 4 + text.length;
+  view.setUint32(0, jsonBytes.length, true);
+  out.set(jsonBytes, 4);
+  let at = 4 + jsonBytes.length;
   for (const a of attachments) {
     view.setUint32(at, a.length, true);
     out.set(a, at + 4);
@@ -33,7 +41,7 @@ export function encodeMessage(message: unknown): Uint8Array {
   return out;
 }
 
-export function decodeMessage<T = unknown>(bytes: Uint8Array): T {
+export function decodeMessage<T = unknown>(bytes: Uint8Array, text: WireText = PLAIN_TEXT): T {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 4) throw new Error(`bridge message of ${bytes.length} bytes is too short`);
   const jsonLength = view.getUint32(0, true);
@@ -44,7 +52,7 @@ export function decodeMessage<T = unknown>(bytes: Uint8Array): T {
     attachments.push(bytes.slice(at + 4, at + 4 + length));
     at += 4 + length;
   }
-  return JSON.parse(utf8Decode(bytes.subarray(4, 4 + jsonLength)), (_key, value) => {
+  return JSON.parse(text.decode(bytes.subarray(4, 4 + jsonLength)), (_key, value) => {
     if (value !== null && typeof value === 'object' && ATTACHMENT_KEY in value && Object.keys(value).length === 1) {
       return attachments[value[ATTACHMENT_KEY]];
     }

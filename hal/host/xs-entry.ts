@@ -12,6 +12,9 @@ import { decodeMessage, encodeMessage } from './wire';
 interface Bridge {
   issueCommand(message: ArrayBuffer): ArrayBuffer;
   gc(): void;
+  /** xsnap's native UTF-8, for the bridge's own messages only. */
+  encodeText(text: string): Uint8Array;
+  decodeText(bytes: Uint8Array): string;
 }
 
 /** What the host sends through `handleCommand`. */
@@ -28,12 +31,13 @@ export function startXsFirmware(board: BoardDefinition, start: (hal: Hal) => voi
   const bridge = global.__thingkitBridge;
   if (!bridge) throw new Error('thingkit: the XS runner prelude did not install the bridge');
   delete global.__thingkitBridge;
+  const wireText = { encode: bridge.encodeText, decode: bridge.decodeText };
 
   const runtime = createFirmwareRuntime(
     {
       call(request: HostRequest): HostReply {
-        const reply = bridge.issueCommand(toArrayBuffer(encodeMessage(request)));
-        return decodeMessage<HostReply>(new Uint8Array(reply));
+        const reply = bridge.issueCommand(toArrayBuffer(encodeMessage(request, wireText)));
+        return decodeMessage<HostReply>(new Uint8Array(reply), wireText);
       },
     },
     board,
@@ -41,7 +45,7 @@ export function startXsFirmware(board: BoardDefinition, start: (hal: Hal) => voi
   );
 
   global.handleCommand = (message: ArrayBuffer) => {
-    const command = decodeMessage<XsCommand>(new Uint8Array(message));
+    const command = decodeMessage<XsCommand>(new Uint8Array(message), wireText);
     if (command.kind === 'batch') runtime.deliver(command.batch);
     // Collect after every batch: the device's heap is small enough that XS collects all the
     // time, and the meters should show live slots, not garbage xsnap's large heap lets pile up.

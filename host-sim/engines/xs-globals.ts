@@ -22,7 +22,15 @@ export function preludeSource(): string {
   return `(function () {
   const g = globalThis;
   const keep = new Set(${JSON.stringify(ESP32_GLOBALS)});
-  const bridge = { issueCommand: g.issueCommand, gc: g.gc };
+  // The bridge's own plumbing may use xsnap's native text codec; the firmware never sees it.
+  const encoder = new g.TextEncoder();
+  const decoder = new g.TextDecoder();
+  const bridge = {
+    issueCommand: g.issueCommand,
+    gc: g.gc,
+    encodeText: (text) => encoder.encode(text),
+    decodeText: (bytes) => decoder.decode(bytes),
+  };
   for (const name of Object.getOwnPropertyNames(g)) {
     if (!keep.has(name)) delete g[name];
   }
