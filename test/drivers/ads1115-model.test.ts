@@ -4,11 +4,11 @@
  * and continuous timing, output codes worked by hand, the comparator and ALERT/RDY, and the
  * fault knobs.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { ADS1115Model, POWER_UP_MS } from '../../host-sim/chips/ads1115/model';
 import type { ADS1115ModelOptions } from '../../host-sim/chips/ads1115/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function chip(options: ADS1115ModelOptions = {}) {
   const model = new ADS1115Model({ inputs: { ain0: 1.0, ain1: 0.5, ain2: 0.25, ain3: 0 }, ...options });
@@ -29,16 +29,6 @@ function writeRegister(device: I2CDevice, pointer: number, value: number): void 
 
 function signed(word: number): number {
   return (word << 16) >> 16;
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
 }
 
 /** Config fields (§9.6.3) into a word. */

@@ -5,14 +5,14 @@
  */
 import fc from 'fast-check';
 import { ADS1115 } from '../../firmware/drivers/ads1115/ads1115';
-import type { ADS1115Input, ADS1115Sample, DataRate, FullScale } from '../../firmware/drivers/ads1115/ads1115';
+import type { ADS1115Input, DataRate, FullScale } from '../../firmware/drivers/ads1115/ads1115';
 import { isClipped, signedWord, voltsFromRaw } from '../../firmware/drivers/ads1115/conversion';
 import { conversionWaitMs, singleShotConfig } from '../../firmware/drivers/ads1115/registers';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
 import { ADS1115Model } from '../../host-sim/chips/ads1115/model';
 import type { ADS1115ModelOptions } from '../../host-sim/chips/ads1115/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 const INPUTS: ADS1115Input[] = ['ain0-ain1', 'ain0-ain3', 'ain1-ain3', 'ain2-ain3', 'ain0', 'ain1', 'ain2', 'ain3'];
 const FULL_SCALES: FullScale[] = [6.144, 4.096, 2.048, 1.024, 0.512, 0.256];
@@ -28,15 +28,6 @@ function bench(model: I2CTarget = new ADS1115Model({ inputs: { ain0: 1, ain1: 0.
 function modelBench(options: ADS1115ModelOptions) {
   const model = new ADS1115Model(options);
   return { model, ...bench(model) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<ADS1115Sample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 /** The voltage an input pair sees, from the four input voltages. */

@@ -3,12 +3,12 @@
  * against the "BH1750FVI Technical Note" (ROHM, 2009.04 Rev.B): the p.10 worked example of
  * lux from count, MTreg scaling from p.11, timing from p.2 and the state machine of p.5.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { BH1750Model } from '../../host-sim/chips/bh1750/model';
 import type { BH1750ModelOptions } from '../../host-sim/chips/bh1750/model';
 import { dailyIlluminance } from '../../host-sim/chips/bh1750/daylight';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function chip(options: BH1750ModelOptions = {}) {
   const model = new BH1750Model({ illuminance: 1000, ...options });
@@ -25,16 +25,6 @@ function op(device: I2CDevice, opcode: number): void {
 function count(device: I2CDevice): number {
   const bytes = device.read(2);
   return (bytes[0] << 8) | bytes[1];
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
 }
 
 /** MTreg in two opcodes, p.5: 01000_MT[7:5], 011_MT[4:0]. */

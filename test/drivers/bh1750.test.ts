@@ -4,15 +4,14 @@
  * example (1000_0011 1001_0000 → 28067 lx) and the p.11 MTreg scaling worked by hand.
  */
 import fc from 'fast-check';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import { BH1750 } from '../../firmware/drivers/bh1750/bh1750';
-import type { BH1750Sample } from '../../firmware/drivers/bh1750/bh1750';
 import { measurementWaitMs, mtregHighCommand, mtregLowCommand } from '../../firmware/drivers/bh1750/commands';
 import { illuminanceFromCount } from '../../firmware/drivers/bh1750/conversion';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
 import { BH1750Model } from '../../host-sim/chips/bh1750/model';
 import type { BH1750ModelOptions } from '../../host-sim/chips/bh1750/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function bench(model: I2CTarget, address = 0x23) {
   const clock = new ManualClock();
@@ -24,15 +23,6 @@ function bench(model: I2CTarget, address = 0x23) {
 function modelBench(options: BH1750ModelOptions = {}) {
   const model = new BH1750Model({ illuminance: 1000, ...options });
   return { model, ...bench(model, model.address) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<BH1750Sample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 function writes(bus: SimI2CBus, address = 0x23): number[] {

@@ -5,7 +5,6 @@
  * resolution, the IIR filter, soft reset and the fault knobs. Raw values are checked
  * against Bosch's worked example without going through the driver.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { BME280Model, STATUS, measurementTimeMs } from '../../host-sim/chips/bme280/model';
 import type { BME280ModelOptions } from '../../host-sim/chips/bme280/model';
@@ -18,7 +17,8 @@ import {
   temperatureOf,
   tFineOf,
 } from '../../host-sim/chips/bme280/physics';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 const EXAMPLE = DATASHEET_EXAMPLE_CALIBRATION;
 
@@ -41,16 +41,6 @@ function write(device: I2CDevice, ...pairs: number[]): void {
 /** Moves the clock to exactly `ms` (repeated small steps would accumulate rounding). */
 function advanceTo(clock: ManualClock, ms: number): void {
   clock.advance(ms - clock.now);
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
 }
 
 interface Raw {

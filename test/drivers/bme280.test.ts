@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { BME280 } from '../../firmware/drivers/bme280/bme280';
-import type { BME280Sample, Compensation, Oversampling } from '../../firmware/drivers/bme280/bme280';
+import type { Compensation, Oversampling } from '../../firmware/drivers/bme280/bme280';
 import { parseCalibration } from '../../firmware/drivers/bme280/calibration';
 import type { BME280Calibration } from '../../firmware/drivers/bme280/calibration';
 import {
@@ -24,7 +24,6 @@ import {
   tFineInt32,
 } from '../../firmware/drivers/bme280/compensation';
 import { measurementTimeMaxMs } from '../../firmware/drivers/bme280/registers';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
 import { BME280Model } from '../../host-sim/chips/bme280/model';
 import type { BME280ModelOptions } from '../../host-sim/chips/bme280/model';
@@ -39,7 +38,8 @@ import {
   temperatureOf,
   tFineOf,
 } from '../../host-sim/chips/bme280/physics';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 /** Bosch's worked example: BMP280 datasheet §3.12 (trimming values, raw values, results). */
 const EXAMPLE: BME280Calibration = { ...DATASHEET_EXAMPLE_CALIBRATION };
@@ -83,15 +83,6 @@ function bench(model: I2CTarget = new BME280Model({ temperature: 21, pressure: 1
 function modelBench(options: BME280ModelOptions) {
   const model = new BME280Model(options);
   return { model, ...bench(model) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<BME280Sample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 /** A chip slower than the datasheet: each measurement starts `lagMs` after ctrl_meas asks for it. */

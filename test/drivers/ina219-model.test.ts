@@ -4,11 +4,11 @@
  * power-on values, pointer semantics, the chip's integer arithmetic, conversion timing and
  * CNVR, and the fault knobs.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { INA219Model, POINTER, conversionTimeMs } from '../../host-sim/chips/ina219/model';
 import type { INA219ModelOptions } from '../../host-sim/chips/ina219/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function chip(options: INA219ModelOptions = {}) {
   const model = new INA219Model(options);
@@ -29,16 +29,6 @@ function readRegister(device: I2CDevice, pointer: number): number {
 
 function int16(word: number): number {
   return (word << 16) >> 16;
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
 }
 
 const CNVR = 0b10;

@@ -4,15 +4,15 @@
  * by hand, and the worked example of §9.2.2.1 (10 A through 2 mΩ at 12 V; SBOS448F Table 3).
  */
 import fc from 'fast-check';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import { calibrate } from '../../firmware/drivers/ina219/calibration';
 import { INA219 } from '../../firmware/drivers/ina219/ina219';
-import type { AdcSetting, INA219Sample, ShuntVoltageRange } from '../../firmware/drivers/ina219/ina219';
+import type { AdcSetting, ShuntVoltageRange } from '../../firmware/drivers/ina219/ina219';
 import { encodeConfiguration } from '../../firmware/drivers/ina219/registers';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
 import { INA219Model, POINTER } from '../../host-sim/chips/ina219/model';
 import type { INA219ModelOptions } from '../../host-sim/chips/ina219/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function bench(model: I2CTarget = new INA219Model(), address = 0x40) {
   const clock = new ManualClock();
@@ -24,15 +24,6 @@ function bench(model: I2CTarget = new INA219Model(), address = 0x40) {
 function modelBench(options: INA219ModelOptions = {}) {
   const model = new INA219Model(options);
   return { model, ...bench(model, model.address) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<INA219Sample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 /** Register writes as the bus saw them: [pointer, value] and when. */

@@ -4,11 +4,11 @@
  * (PS-MPU-6000A-00 rev 3.4): reset values, pointer and burst semantics, scale factors worked
  * by hand, saturation, sample timing, DATA_RDY, reset, and the fault knobs.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { GYRO_STARTUP_MS, MPU6050Model, REG, RESET_MS, rawTemperature } from '../../host-sim/chips/mpu6050/model';
 import type { MPU6050ModelOptions } from '../../host-sim/chips/mpu6050/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function chip(options: MPU6050ModelOptions = {}) {
   const model = new MPU6050Model(options);
@@ -46,16 +46,6 @@ function wake(device: I2CDevice, clock: ManualClock): void {
   writeRegister(device, REG.PWR_MGMT_1, 0x01);
   writeRegister(device, REG.INT_ENABLE, 0x01);
   clock.advance(GYRO_STARTUP_MS);
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
 }
 
 describe('MPU-6050 model: registers (RM §3)', () => {

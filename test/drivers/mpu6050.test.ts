@@ -4,7 +4,6 @@
  * temperature offset, RM-MPU-6000A-00 rev 4.2 temperature formula), worked by hand.
  */
 import fc from 'fast-check';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import {
   STANDARD_GRAVITY,
   accelerationFromRaw,
@@ -13,12 +12,13 @@ import {
   temperatureFromRaw,
 } from '../../firmware/drivers/mpu6050/conversion';
 import { MPU6050 } from '../../firmware/drivers/mpu6050/mpu6050';
-import type { FullScale, MPU6050Sample } from '../../firmware/drivers/mpu6050/mpu6050';
+import type { FullScale } from '../../firmware/drivers/mpu6050/mpu6050';
 import { sampleRateHz } from '../../firmware/drivers/mpu6050/registers';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
 import { MPU6050Model, REG } from '../../host-sim/chips/mpu6050/model';
 import type { MPU6050ModelOptions } from '../../host-sim/chips/mpu6050/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 const DEG = Math.PI / 180;
 const ACCEL_LSB_PER_G = [16384, 8192, 4096, 2048];
@@ -34,15 +34,6 @@ function bench(model: I2CTarget = new MPU6050Model(), address = 0x68) {
 function modelBench(options: MPU6050ModelOptions = {}) {
   const model = new MPU6050Model(options);
   return { model, ...bench(model, model.address) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<MPU6050Sample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 /** Writes to a register, as the bus saw them: [register, ...values] and when. */

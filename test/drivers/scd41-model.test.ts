@@ -5,13 +5,14 @@
  * set_ambient_pressure, perform_forced_recalibration and get_serial_number, the execution
  * times of Table 9, the periodic and single-shot modes, and the fault knobs.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { sensirionCrc8 } from '../../firmware/drivers/sht3x/crc8';
 import { dailyCo2 } from '../../host-sim/chips/scd41/office-day';
 import { COMMAND, DEFAULT_SETTINGS, SCD41Model, rawTemperature } from '../../host-sim/chips/scd41/model';
 import type { SCD41ModelOptions } from '../../host-sim/chips/scd41/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { words } from './support/sensirion';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 /** The datasheet's read_measurement example (§3.5.2) is these words; 25 °C and 37 %RH are their rounded values. */
 const EXAMPLE_TEMPERATURE = -45 + (175 * 0x6667) / 65535; // 25.0027 °C
@@ -35,30 +36,11 @@ function send(device: I2CDevice, command: number, argument?: number): void {
   device.write(new Uint8Array(bytes));
 }
 
-function words(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 2 < bytes.length; i += 3) {
-    expect(sensirionCrc8(bytes, i, 2)).toBe(bytes[i + 2]);
-    out.push((bytes[i] << 8) | bytes[i + 1]);
-  }
-  return out;
-}
-
 /** A "read" sequence: command, execution time, `count` words. */
 function query(device: I2CDevice, clock: ManualClock, command: number, count: number, executionMs = 1): number[] {
   send(device, command);
   clock.advance(executionMs);
   return words(device.read(count * 3));
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
 }
 
 function hex(bytes: Uint8Array): string {

@@ -6,14 +6,13 @@
  * previous one's execution time is over, so a driver that did not wait would fail here.
  */
 import fc from 'fast-check';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import { sensirionCrc8 } from '../../firmware/drivers/sht3x/crc8';
 import { humidityFromRaw, temperatureFromRaw, temperatureOffsetToRaw } from '../../firmware/drivers/scd4x/conversion';
 import { SCD4x } from '../../firmware/drivers/scd4x/scd4x';
-import type { SCD4xSample } from '../../firmware/drivers/scd4x/scd4x';
 import { COMMAND, SCD41Model } from '../../host-sim/chips/scd41/model';
 import type { SCD41ModelOptions } from '../../host-sim/chips/scd41/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 const EXAMPLE_TEMPERATURE = -45 + (175 * 0x6667) / 65535;
 const EXAMPLE_HUMIDITY = (100 * 0x5eb9) / 65535;
@@ -27,15 +26,6 @@ function modelBench(options: SCD41ModelOptions = {}) {
   const bus = new SimI2CBus(clock, [model]);
   const sensor = new SCD4x({ i2c: bus, timers: clock });
   return { model, clock, bus, sensor };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<SCD4xSample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 /** The commands the chip accepted, by name. */

@@ -3,12 +3,13 @@
  * against the datasheet: raw values from the §4.13 formulas worked by hand, timing, status
  * register, periodic mode and the fault knobs.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { sensirionCrc8 } from '../../firmware/drivers/sht3x/crc8';
 import { SHT31Model, STATUS, rawHumidity, rawTemperature } from '../../host-sim/chips/sht31/model';
 import type { SHT31ModelOptions } from '../../host-sim/chips/sht31/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { words } from './support/sensirion';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function chip(options: SHT31ModelOptions = {}) {
   const model = new SHT31Model({ temperature: 25, humidity: 40, ...options });
@@ -20,25 +21,6 @@ function chip(options: SHT31ModelOptions = {}) {
 
 function command(device: I2CDevice, code: number): void {
   device.write(new Uint8Array([code >> 8, code & 0xff]));
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
-}
-
-function words(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 2 < bytes.length; i += 3) {
-    expect(sensirionCrc8(bytes, i, 2)).toBe(bytes[i + 2]);
-    out.push((bytes[i] << 8) | bytes[i + 1]);
-  }
-  return out;
 }
 
 function readStatus(device: I2CDevice): number {

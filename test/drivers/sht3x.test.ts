@@ -4,16 +4,15 @@
  * worked out by hand from the §4.13 formulas, and bytes captured from a real SHT31.
  */
 import fc from 'fast-check';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import { humidityFromRaw, temperatureFromRaw } from '../../firmware/drivers/sht3x/conversion';
 import { sensirionCrc8 } from '../../firmware/drivers/sht3x/crc8';
 import { SHT3x } from '../../firmware/drivers/sht3x/sht3x';
-import type { SHT3xSample } from '../../firmware/drivers/sht3x/sht3x';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
-import { wordCrc } from '../../host-sim/chips/sht31/crc';
+import { wordCrc } from '../../host-sim/chips/common/sensirion';
 import { SHT31Model } from '../../host-sim/chips/sht31/model';
 import type { SHT31ModelOptions } from '../../host-sim/chips/sht31/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 /** Half a raw code in each unit: the most quantisation can move a value (§4.13). */
 const TEMPERATURE_HALF_LSB = 175 / 65535 / 2;
@@ -29,15 +28,6 @@ function bench(model: I2CTarget = new SHT31Model({ temperature: 21, humidity: 50
 function modelBench(options: SHT31ModelOptions) {
   const model = new SHT31Model(options);
   return { model, ...bench(model) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<SHT3xSample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 /** A target that answers the high-repeatability single shot with fixed bytes, once ready. */

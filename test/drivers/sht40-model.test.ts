@@ -4,13 +4,14 @@
  * hand, the §4.3 CRC example, timing from §3, the command set of §4.4–§4.8 and the fault
  * knobs.
  */
-import { I2CError } from '../../hal/i2c';
 import type { I2CDevice } from '../../hal/i2c';
 import { sensirionCrc8 } from '../../firmware/drivers/sht3x/crc8';
-import { wordCrc } from '../../host-sim/chips/sht31/crc';
+import { wordCrc } from '../../host-sim/chips/common/sensirion';
 import { DEFAULT_SERIAL_NUMBER, SHT40Model, rawHumidity, rawTemperature } from '../../host-sim/chips/sht40/model';
 import type { SHT40ModelOptions } from '../../host-sim/chips/sht40/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { nacks } from './support/errors';
+import { words } from './support/sensirion';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 function chip(options: SHT40ModelOptions = {}) {
   const model = new SHT40Model({ temperature: 25, humidity: 44, ...options });
@@ -22,25 +23,6 @@ function chip(options: SHT40ModelOptions = {}) {
 
 function command(device: I2CDevice, code: number): void {
   device.write(new Uint8Array([code]));
-}
-
-function nacks(action: () => unknown): boolean {
-  try {
-    action();
-    return false;
-  } catch (error) {
-    if (error instanceof I2CError && error.code === 'nack') return true;
-    throw error;
-  }
-}
-
-function words(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 2 < bytes.length; i += 3) {
-    expect(sensirionCrc8(bytes, i, 2)).toBe(bytes[i + 2]);
-    out.push((bytes[i] << 8) | bytes[i + 1]);
-  }
-  return out;
 }
 
 /** High precision (0xFD), read after the 8.3 ms maximum: [S_T, S_RH]. */

@@ -4,15 +4,15 @@
  * values worked out by hand from the §4.5 formulas ("Datasheet SHT4x", v6, Feb 2023).
  */
 import fc from 'fast-check';
-import { SensorError } from '../../firmware/drivers/sensor-error';
 import { sensirionCrc8 } from '../../firmware/drivers/sht3x/crc8';
 import { humidityFromRaw, temperatureFromRaw, uncroppedHumidityFromRaw } from '../../firmware/drivers/sht4x/conversion';
 import { SHT4x } from '../../firmware/drivers/sht4x/sht4x';
-import type { SHT4xOptions, SHT4xSample } from '../../firmware/drivers/sht4x/sht4x';
+import type { SHT4xOptions } from '../../firmware/drivers/sht4x/sht4x';
 import type { I2CTarget } from '../../host-sim/chips/i2c-target';
 import { SHT40Model } from '../../host-sim/chips/sht40/model';
 import type { SHT40ModelOptions } from '../../host-sim/chips/sht40/model';
-import { ManualClock, SimI2CBus } from './sim-i2c';
+import { sampleError } from './support/errors';
+import { ManualClock, SimI2CBus } from './support/sim-i2c';
 
 /** Half a raw code in each unit: the most quantisation can move a value (§4.5). */
 const TEMPERATURE_HALF_LSB = 175 / 65535 / 2;
@@ -28,15 +28,6 @@ function bench(model: I2CTarget, options: Partial<SHT4xOptions> = {}) {
 function modelBench(options: SHT40ModelOptions = {}, driver: Partial<SHT4xOptions> = {}) {
   const model = new SHT40Model({ temperature: 25, humidity: 44, ...options });
   return { model, ...bench(model, { address: model.address, ...driver }) };
-}
-
-async function sampleError(clock: ManualClock, promise: Promise<SHT4xSample>): Promise<SensorError> {
-  const error = await clock.run(promise).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SensorError);
-  return error as SensorError;
 }
 
 function writes(bus: SimI2CBus, address = 0x44): number[][] {

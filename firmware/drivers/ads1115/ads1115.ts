@@ -20,11 +20,9 @@
  * One sample at a time: a call while one is in flight rejects with `SensorError` `busy`.
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
-import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession } from '../driver-support';
 import { isClipped, signedWord, voltsFromRaw } from './conversion';
 import { ADS1115_ADDRESSES, CONFIG, DR_CODE, MUX_CODE, PGA_CODE, POINTER, conversionWaitMs, singleShotConfig } from './registers';
 import type { ADS1115Input, DataRate, FullScale } from './registers';
@@ -77,20 +75,19 @@ export interface ADS1115Sample {
 }
 
 const CHIP = 'ADS1115';
+const NACK_DETAIL =
+  'no acknowledge from the ADC; check wiring and power, and that the address matches the ADDR pin (GND 0x48, VDD 0x49, SDA 0x4a, SCL 0x4b)';
 const MAX_INPUTS = 8;
 /** Extra config reads after the first finds OS = 0, each 5% of a conversion period apart (at least 1 ms). */
 const POLL_RETRIES = 4;
 
 export class ADS1115 {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   #inputs: readonly ADS1115Input[] = ['ain0'];
   #fullScale: FullScale = 4.096;
   #rate: DataRate = 128;
   #sampling = false;
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused for every transfer: pointer byte plus a 16-bit register value. */
   readonly #command = new Uint8Array(3);
   readonly #pointer = new Uint8Array(1);
@@ -101,13 +98,12 @@ export class ADS1115 {
       throw new RangeError(`${CHIP}: address must be 0x48, 0x49, 0x4a or 0x4b, not ${address}`);
     }
     this.address = address;
-    this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /** Changes inputs, range and rate. Synchronous and without bus traffic: each sample writes its own config. */
   configure(options: ADS1115Configuration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const { input, inputs, fullScale, rate } = options;
     if (input !== undefined && inputs !== undefined) throw new RangeError(`${CHIP}: give input or inputs, not both`);
     const chosen = input !== undefined ? [input] : inputs;
@@ -136,8 +132,8 @@ export class ADS1115 {
    * `timeout` (a conversion never finished), `busy`, `closed`.
    */
   async sample(): Promise<ADS1115Sample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       const inputs = this.#inputs;
@@ -157,34 +153,27 @@ export class ADS1115 {
 
   /** Releases the bus. A sample in flight rejects with `closed`. Closing twice is harmless. */
   close(): void {
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   /** §9.4.2.1: start, wait one conversion, confirm OS = 1 (not converting), read the result. */
   async #convert(config: number, rate: DataRate): Promise<number> {
     this.#writeRegister(POINTER.CONFIG, config);
     const waitMs = conversionWaitMs(rate);
-    await this.#wait(waitMs);
+    await this.#bus.wait(waitMs);
     const pollMs = Math.max(1, Math.ceil(1000 / rate / 20));
     let waitedMs = waitMs;
     for (let retry = 0; ; retry++) {
       const status = this.#readRegister(POINTER.CONFIG);
       // Everything but OS reads back as written; anything else is not an ADS111x.
       if (((status ^ config) & ~CONFIG.OS & 0xffff) !== 0) {
-        throw this.#error('id', `config reads 0x${hex16(status)} after 0x${hex16(config)} was written; is this an ADS1115?`);
+        throw this.#bus.error('id', `config reads 0x${hex16(status)} after 0x${hex16(config)} was written; is this an ADS1115?`);
       }
       if (status & CONFIG.OS) break; // §9.6.3: OS reads 1 when no conversion is in progress
       if (retry === POLL_RETRIES) {
-        throw this.#error('timeout', `conversion not finished ${waitedMs} ms after it was started (OS still 0)`);
+        throw this.#bus.error('timeout', `conversion not finished ${waitedMs} ms after it was started (OS still 0)`);
       }
-      await this.#wait(pollMs);
+      await this.#bus.wait(pollMs);
       waitedMs += pollMs;
     }
     return this.#readRegister(POINTER.CONVERSION);
@@ -196,62 +185,14 @@ export class ADS1115 {
     command[0] = pointer;
     command[1] = (value >> 8) & 0xff;
     command[2] = value & 0xff;
-    try {
-      this.#openDevice().write(command);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
+    this.#bus.write(command);
   }
 
   /** §9.5.3: pointer byte, then two bytes MSB first. Conversion results are signed; the config is returned unsigned. */
   #readRegister(pointer: number): number {
     this.#pointer[0] = pointer;
-    let data: Uint8Array;
-    try {
-      data = this.#openDevice().writeRead(this.#pointer, 2);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-    if (data.length < 2) throw this.#error('bus', `short read: ${data.length} of 2 bytes`);
+    const data = this.#bus.writeRead(this.#pointer, 2);
     return pointer === POINTER.CONVERSION ? signedWord(data[0], data[1]) : (data[0] << 8) | data[1];
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the ADC; check wiring and power, and that the address matches the ADDR pin (GND 0x48, VDD 0x49, SDA 0x4a, SCL 0x4b)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
   }
 }
 

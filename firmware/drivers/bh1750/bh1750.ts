@@ -21,11 +21,9 @@
  * One sample at a time: a second call while one is in flight rejects with `busy`.
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
-import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession } from '../driver-support';
 import {
   BH1750_ADDRESSES,
   MEASURE_COMMAND,
@@ -73,6 +71,7 @@ export interface BH1750Sample {
 }
 
 const CHIP = 'BH1750';
+const NACK_DETAIL = 'no acknowledge from the sensor; check wiring and power, and that the address matches the ADDR pin (0x23 low, 0x5c high)';
 
 interface Setting {
   mode: BH1750Mode;
@@ -82,8 +81,7 @@ interface Setting {
 
 export class BH1750 {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   #setting: Setting = { mode: 'one-time', resolution: 'high', mtreg: MTREG_DEFAULT };
   /**
    * The chip's state as far as the driver knows: unknown until it has sent Power On. MTreg
@@ -95,8 +93,6 @@ export class BH1750 {
   /** The continuous measurement running with a result already waited for. */
   #running: Setting | undefined;
   #sampling = false;
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   readonly #command = new Uint8Array(1);
 
   constructor(options: BH1750Options) {
@@ -105,13 +101,12 @@ export class BH1750 {
       throw new RangeError(`${CHIP}: address must be 0x23 or 0x5c, not ${address}`);
     }
     this.address = address;
-    this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /** Changes mode, resolution and MTreg for the next sample. Synchronous: nothing is sent yet. */
   configure(options: BH1750Configuration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const { mode, resolution, mtreg } = options;
     if (mode !== undefined && mode !== 'one-time' && mode !== 'continuous') {
       throw new RangeError(`${CHIP}: mode must be 'one-time' or 'continuous'`);
@@ -135,8 +130,8 @@ export class BH1750 {
    * `busy` (a sample is in flight), `closed`.
    */
   async sample(): Promise<BH1750Sample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       const setting = this.#setting;
@@ -160,7 +155,7 @@ export class BH1750 {
       if (!alreadyRunning) {
         this.#running = undefined;
         this.#send(MEASURE_COMMAND[setting.mode][setting.resolution]);
-        await this.#wait(measurementWaitMs(setting.mtreg)); // p.2 tHR max, scaled by MTreg (p.11)
+        await this.#bus.wait(measurementWaitMs(setting.mtreg)); // p.2 tHR max, scaled by MTreg (p.11)
         if (setting.mode === 'continuous') this.#running = setting;
       }
       const data = this.#read();
@@ -176,43 +171,36 @@ export class BH1750 {
    * A sample in flight rejects with `closed`. Closing twice is harmless.
    */
   close(): void {
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    if (device !== undefined && this.#poweredOn) {
+    if (this.#bus.isOpen && this.#poweredOn) {
       try {
         this.#command[0] = POWER_DOWN;
-        device.write(this.#command);
+        this.#bus.write(this.#command);
       } catch {
         // Closing anyway: a chip that does not answer is not drawing much either.
       }
     }
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   #read(): Uint8Array {
     let data: Uint8Array;
     try {
-      data = this.#openDevice().read(RESULT_LENGTH);
+      data = this.#bus.openDevice().read(RESULT_LENGTH);
     } catch (error) {
       this.#forgetChipState();
-      throw this.#fromBusError(error);
+      throw this.#bus.fromBusError(error);
     }
-    if (data.length < RESULT_LENGTH) throw this.#error('bus', `short read: ${data.length} of ${RESULT_LENGTH} bytes`);
+    if (data.length < RESULT_LENGTH) throw this.#bus.error('bus', `short read: ${data.length} of ${RESULT_LENGTH} bytes`);
     return data;
   }
 
   #send(opcode: number): void {
     this.#command[0] = opcode;
     try {
-      this.#openDevice().write(this.#command);
+      this.#bus.openDevice().write(this.#command);
     } catch (error) {
       this.#forgetChipState();
-      throw this.#fromBusError(error);
+      throw this.#bus.fromBusError(error);
     }
   }
 
@@ -224,43 +212,5 @@ export class BH1750 {
     this.#poweredOn = false;
     this.#chipMtreg = undefined;
     this.#running = undefined;
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the sensor; check wiring and power, and that the address matches the ADDR pin (0x23 low, 0x5c high)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
   }
 }

@@ -16,11 +16,9 @@
  * One sample at a time: a call while one is in flight rejects with `SensorError` `busy`.
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
-import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession, isNack } from '../driver-support';
 import { parseCalibration } from './calibration';
 import type { BME280Calibration } from './calibration';
 import {
@@ -99,6 +97,7 @@ export interface BME280Sample {
 }
 
 const CHIP = 'BME280';
+const NACK_DETAIL = 'no acknowledge from the sensor; check wiring and power, and that the address matches the SDO pin (0x76 low, 0x77 high)';
 const OVERSAMPLINGS: readonly number[] = [1, 2, 4, 8, 16];
 const FILTERS: readonly number[] = [0, 2, 4, 8, 16];
 /**
@@ -111,8 +110,7 @@ const RETRY_DELAY_MS = 2;
 
 export class BME280 {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   #temperatureOversampling: Oversampling = 1;
   #pressureOversampling: Oversampling = 1;
   #humidityOversampling: Oversampling = 1;
@@ -121,8 +119,6 @@ export class BME280 {
   /** Read once, on the first sample, after the id check and soft reset. */
   #calibration: BME280Calibration | undefined;
   #sampling = false;
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused for every register write: config, ctrl_hum and ctrl_meas in one transfer. */
   readonly #settings = new Uint8Array(6);
   readonly #pointer = new Uint8Array(1);
@@ -133,8 +129,7 @@ export class BME280 {
       throw new RangeError(`${CHIP}: address must be 0x76 or 0x77, not ${address}`);
     }
     this.address = address;
-    this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /**
@@ -143,7 +138,7 @@ export class BME280 {
    * measurement (the chip sleeps between samples, so they always take effect, §5.4.6).
    */
   configure(options: BME280Configuration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const { oversampling, filter, compensation } = options;
     const temperature = oversampling?.temperature;
     const pressure = oversampling?.pressure;
@@ -181,8 +176,8 @@ export class BME280 {
    * measuring), `bus` (calibration unreadable, or a bus fault), `busy`, `closed`.
    */
   async sample(): Promise<BME280Sample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       const calibration = this.#calibration ?? (await this.#initialize());
@@ -198,9 +193,9 @@ export class BME280 {
       settings[3] = OVERSAMPLING_CODE[osrsH];
       settings[4] = REGISTER.CTRL_MEAS;
       settings[5] = ctrlMeas(osrsT, osrsP, MODE_FORCED); // §3.3.3: one measurement, then sleep
-      this.#write(settings);
+      this.#bus.write(settings);
       const waitMs = Math.ceil(measurementTimeMaxMs(osrsT, osrsP, osrsH)); // §9.1
-      await this.#wait(waitMs);
+      await this.#bus.wait(waitMs);
       const data = await this.#readResult(waitMs);
       return this.#compensate(calibration, data);
     } finally {
@@ -210,14 +205,7 @@ export class BME280 {
 
   /** Releases the bus. A sample in flight rejects with `closed`. Closing twice is harmless. */
   close(): void {
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   /** Id check (§5.4.1), soft reset (§5.4.2), wait for the NVM copy (§5.4.4), calibration (§4.2.2). */
@@ -225,24 +213,24 @@ export class BME280 {
     const id = this.#readRegisters(REGISTER.ID, 1)[0];
     if (id !== BME280_CHIP_ID) {
       const what = BMP280_CHIP_IDS.indexOf(id) >= 0 ? ', a BMP280 (pressure and temperature only)' : '';
-      throw this.#error('id', `chip id is 0x${hex(id)}${what}, not the BME280's 0x60`);
+      throw this.#bus.error('id', `chip id is 0x${hex(id)}${what}, not the BME280's 0x60`);
     }
-    this.#write(Uint8Array.of(REGISTER.RESET, SOFT_RESET_WORD));
-    await this.#wait(STARTUP_MS); // §1 Table 1, t_startup
+    this.#bus.write(Uint8Array.of(REGISTER.RESET, SOFT_RESET_WORD));
+    await this.#bus.wait(STARTUP_MS); // §1 Table 1, t_startup
     let waitedMs = STARTUP_MS;
     for (let retry = 0; ; retry++) {
       let status: number | undefined;
       try {
-        status = this.#openDevice().writeRead(this.#pointerTo(REGISTER.STATUS), 1)[0];
+        status = this.#bus.openDevice().writeRead(this.#pointerTo(REGISTER.STATUS), 1)[0];
       } catch (error) {
-        if (!(error instanceof I2CError) || error.code !== 'nack') throw this.#fromBusError(error);
+        if (!isNack(error)) throw this.#bus.fromBusError(error);
       }
       // im_update: the chip is still copying its NVM into the calibration registers.
       if (status !== undefined && (status & STATUS_IM_UPDATE) === 0) break;
       if (retry === READ_RETRIES) {
-        throw this.#error('timeout', `still ${status === undefined ? 'not answering' : 'copying calibration (im_update)'} ${waitedMs} ms after the soft reset`);
+        throw this.#bus.error('timeout', `still ${status === undefined ? 'not answering' : 'copying calibration (im_update)'} ${waitedMs} ms after the soft reset`);
       }
-      await this.#wait(RETRY_DELAY_MS);
+      await this.#bus.wait(RETRY_DELAY_MS);
       waitedMs += RETRY_DELAY_MS;
     }
     const calibration = parseCalibration(
@@ -251,7 +239,7 @@ export class BME280 {
     );
     if (calibration.T1 === 0 || calibration.P1 === 0) {
       // An all-zero NVM image is what a stuck-low SDA line reads; the formulas would divide by zero.
-      throw this.#error('bus', 'calibration reads as zero (dig_T1 or dig_P1); check the bus');
+      throw this.#bus.error('bus', 'calibration reads as zero (dig_T1 or dig_P1); check the bus');
     }
     this.#calibration = calibration;
     return calibration;
@@ -268,9 +256,9 @@ export class BME280 {
       const data = this.#readRegisters(RESULT_START, RESULT_LENGTH);
       if ((data[0] & STATUS_MEASURING) === 0) return data;
       if (retry === READ_RETRIES) {
-        throw this.#error('timeout', `measurement not finished ${waitedMs} ms after it was started (status measuring bit still set)`);
+        throw this.#bus.error('timeout', `measurement not finished ${waitedMs} ms after it was started (status measuring bit still set)`);
       }
-      await this.#wait(RETRY_DELAY_MS);
+      await this.#bus.wait(RETRY_DELAY_MS);
       waitedMs += RETRY_DELAY_MS;
     }
   }
@@ -300,65 +288,12 @@ export class BME280 {
   }
 
   #readRegisters(register: number, count: number): Uint8Array {
-    let data: Uint8Array;
-    try {
-      data = this.#openDevice().writeRead(this.#pointerTo(register), count);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-    if (data.length < count) throw this.#error('bus', `short read: ${data.length} of ${count} bytes`);
-    return data;
+    return this.#bus.writeRead(this.#pointerTo(register), count);
   }
 
   #pointerTo(register: number): Uint8Array {
     this.#pointer[0] = register;
     return this.#pointer;
-  }
-
-  #write(bytes: Uint8Array): void {
-    try {
-      this.#openDevice().write(bytes);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the sensor; check wiring and power, and that the address matches the SDO pin (0x76 low, 0x77 high)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
   }
 }
 

@@ -25,11 +25,10 @@
  * One sample at a time: a call while one is in flight rejects with `busy`.
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession } from '../driver-support';
 import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
 import { calibrate } from './calibration';
 import type { Calibration } from './calibration';
 import {
@@ -100,6 +99,7 @@ export interface INA219Sample {
 }
 
 const CHIP = 'INA219';
+const NACK_DETAIL = 'no acknowledge from the sensor; check wiring and power, and that the address matches the A0/A1 pins (0x40 to 0x4f)';
 /** Extra CNVR polls after the first, 1 ms apart, before a sample fails with `timeout`. */
 const CONVERSION_RETRIES = 5;
 const CONVERSION_RETRY_DELAY_MS = 1;
@@ -123,14 +123,11 @@ interface Resolved {
 
 export class INA219 {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   #resolved: Resolved;
   /** True once the chip has been reset, identified and calibrated. */
   #ready = false;
   #sampling = false;
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused for every transfer: no allocation per sample beyond what the bus returns. */
   readonly #pointer = new Uint8Array(1);
   readonly #registerWrite = new Uint8Array(3);
@@ -141,7 +138,6 @@ export class INA219 {
       throw new RangeError(`${CHIP}: address must be 0x40 to 0x4f, not ${address}`);
     }
     this.address = address;
-    this.#timers = options.timers;
     this.#resolved = resolve({
       shuntOhms: 0.1,
       maxCurrent: undefined,
@@ -151,7 +147,7 @@ export class INA219 {
       busAdc: 'bits12',
       shuntAdc: 'bits12',
     });
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /** The calibration in use: Cal register value and what a current / power count is worth. */
@@ -167,7 +163,7 @@ export class INA219 {
    * voltage exceeds the chosen range), `busy` while a sample is in flight.
    */
   configure(options: INA219Configuration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const settings: Settings = { ...this.#resolved.settings };
     if (options.shuntOhms !== undefined) settings.shuntOhms = options.shuntOhms;
     if (options.maxCurrent !== undefined) settings.maxCurrent = options.maxCurrent;
@@ -187,7 +183,7 @@ export class INA219 {
     if (options.busAdc !== undefined) settings.busAdc = adcSetting(options.busAdc, 'busAdc');
     if (options.shuntAdc !== undefined) settings.shuntAdc = adcSetting(options.shuntAdc, 'shuntAdc');
     const resolved = resolve(settings);
-    if (this.#sampling) throw this.#error('busy', 'cannot configure while a sample is in flight');
+    if (this.#sampling) throw this.#bus.error('busy', 'cannot configure while a sample is in flight');
     const calibrationChanged = resolved.calibration.calibration !== this.#resolved.calibration.calibration;
     this.#resolved = resolved;
     if (this.#ready && calibrationChanged) {
@@ -208,8 +204,8 @@ export class INA219 {
    * from a reset.
    */
   async sample(): Promise<INA219Sample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       if (!this.#ready) this.#start();
@@ -226,7 +222,7 @@ export class INA219 {
         }),
       );
       const conversionMs = Math.ceil((CONVERSION_MAX_US[settings.shuntAdc] + CONVERSION_MAX_US[settings.busAdc]) / 1000);
-      await this.#wait(conversionMs);
+      await this.#bus.wait(conversionMs);
       const bus = await this.#waitForConversion(conversionMs);
       const shunt = toInt16(this.#readRegister(REGISTER.SHUNT_VOLTAGE)); // §8.6.3.1, two's complement
       const current = toInt16(this.#readRegister(REGISTER.CURRENT)); // §8.6.3.4, two's complement
@@ -255,7 +251,7 @@ export class INA219 {
    * twice is harmless.
    */
   close(): void {
-    if (this.#ready && this.#device !== undefined) {
+    if (this.#ready && this.#bus.isOpen) {
       try {
         const { settings, shuntVoltageRange } = this.#resolved;
         this.#writeRegister(
@@ -267,14 +263,7 @@ export class INA219 {
       }
     }
     this.#ready = false;
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   /** Reset (§8.6.2.1 RST), check the power-on configuration, program calibration (§8.5.1). */
@@ -282,7 +271,7 @@ export class INA219 {
     this.#writeRegister(REGISTER.CONFIGURATION, CONFIGURATION_RESET);
     const configuration = this.#readRegister(REGISTER.CONFIGURATION);
     if (configuration !== CONFIGURATION_POWER_ON) {
-      throw this.#error(
+      throw this.#bus.error(
         'id',
         `configuration reads 0x${configuration.toString(16).padStart(4, '0')} after reset, not 0x399f: not an INA219 (an INA226 or INA260 would read 0x4127 or 0x6127)`,
       );
@@ -297,9 +286,9 @@ export class INA219 {
       const bus = this.#readRegister(REGISTER.BUS_VOLTAGE);
       if (bus & CONVERSION_READY) return bus;
       if (retry === CONVERSION_RETRIES) {
-        throw this.#error('timeout', `conversion not ready ${waitedMs} ms after it was triggered (CNVR never set)`);
+        throw this.#bus.error('timeout', `conversion not ready ${waitedMs} ms after it was triggered (CNVR never set)`);
       }
-      await this.#wait(CONVERSION_RETRY_DELAY_MS);
+      await this.#bus.wait(CONVERSION_RETRY_DELAY_MS);
       waitedMs += CONVERSION_RETRY_DELAY_MS;
     }
   }
@@ -307,13 +296,7 @@ export class INA219 {
   /** §8.5.6: pointer byte, then two bytes MSB first with a repeated START. */
   #readRegister(register: number): number {
     this.#pointer[0] = register;
-    let data: Uint8Array;
-    try {
-      data = this.#openDevice().writeRead(this.#pointer, 2);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-    if (data.length < 2) throw this.#error('bus', `short read: ${data.length} of 2 bytes`);
+    const data = this.#bus.writeRead(this.#pointer, 2);
     return (data[0] << 8) | data[1];
   }
 
@@ -323,49 +306,7 @@ export class INA219 {
     bytes[0] = register;
     bytes[1] = (value >> 8) & 0xff;
     bytes[2] = value & 0xff;
-    try {
-      this.#openDevice().write(bytes);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the sensor; check wiring and power, and that the address matches the A0/A1 pins (0x40 to 0x4f)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
+    this.#bus.write(bytes);
   }
 }
 

@@ -21,11 +21,10 @@
  * One sample at a time: a call while one is in flight rejects with `busy`.
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession } from '../driver-support';
 import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
 import { accelerationFromRaw, angularRateFromRaw, int16At, temperatureFromRaw } from './conversion';
 import {
   CLKSEL_PLL_X_GYRO,
@@ -83,6 +82,7 @@ export interface MPU6050Sample {
 }
 
 const CHIP = 'MPU-6050';
+const NACK_DETAIL = 'no acknowledge from the sensor; check wiring and power, and that the address matches the AD0 pin (0x68 low, 0x69 high)';
 /** After the 100 ms reset wait, re-read PWR_MGMT_1 this many times, this far apart, for DEVICE_RESET to clear. */
 const RESET_RETRIES = 5;
 const RESET_RETRY_DELAY_MS = 10;
@@ -101,14 +101,11 @@ interface Settings {
 
 export class MPU6050 {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   #settings: Settings = { range: 0, gyroRange: 0, sampleRateDivider: 0, lowPassFilter: 0 };
   /** True once the chip is reset, awake, configured and past its gyroscope start-up time. */
   #running = false;
   #sampling = false;
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused for every transfer: no allocation per sample beyond what the bus returns. */
   readonly #pointer = new Uint8Array(1);
   readonly #registerWrite = new Uint8Array(2);
@@ -121,8 +118,7 @@ export class MPU6050 {
       throw new RangeError(`${CHIP}: address must be 0x68 or 0x69, not ${address}`);
     }
     this.address = address;
-    this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /**
@@ -133,7 +129,7 @@ export class MPU6050 {
    * would wipe them). Throws `busy` while a sample is in flight, RangeError for bad values.
    */
   configure(options: MPU6050Configuration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const next: Settings = { ...this.#settings };
     if (options.range !== undefined) next.range = fullScale(options.range, 'range');
     if (options.gyroRange !== undefined) next.gyroRange = fullScale(options.gyroRange, 'gyroRange');
@@ -143,7 +139,7 @@ export class MPU6050 {
     if (options.lowPassFilter !== undefined) {
       next.lowPassFilter = integerIn(options.lowPassFilter, 0, MAX_LOW_PASS_FILTER, 'lowPassFilter');
     }
-    if (this.#sampling) throw this.#error('busy', 'cannot configure while a sample is in flight');
+    if (this.#sampling) throw this.#bus.error('busy', 'cannot configure while a sample is in flight');
     this.#settings = next;
     if (!this.#running) return;
     try {
@@ -162,8 +158,8 @@ export class MPU6050 {
    * sample starts again from a reset, in case the chip lost power meanwhile.
    */
   async sample(): Promise<MPU6050Sample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       if (!this.#running) await this.#start();
@@ -198,7 +194,7 @@ export class MPU6050 {
    * Closing twice is harmless.
    */
   close(): void {
-    if (this.#running && this.#device !== undefined) {
+    if (this.#running && this.#bus.isOpen) {
       try {
         this.#writeRegister(REGISTER.PWR_MGMT_1, SLEEP | CLKSEL_PLL_X_GYRO); // RM §4.28: SLEEP, 5 µA (PS §6.3)
       } catch {
@@ -206,14 +202,7 @@ export class MPU6050 {
       }
     }
     this.#running = false;
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   /** Identify, reset, wake, configure, and wait for the gyroscope to settle. */
@@ -221,27 +210,27 @@ export class MPU6050 {
     const id = this.#readRegister(REGISTER.WHO_AM_I);
     if ((id & WHO_AM_I_MASK) !== WHO_AM_I_VALUE) {
       const known = KNOWN_IDS[id];
-      throw this.#error(
+      throw this.#bus.error(
         'id',
         `WHO_AM_I reads ${hex(id)}, not 0x68: not an MPU-6050${known ? ` (${hex(id)} is what ${known} answers)` : ''}`,
       );
     }
     // RM §4.28: DEVICE_RESET puts every register back to its default; the bit clears when done.
     this.#writeRegister(REGISTER.PWR_MGMT_1, DEVICE_RESET);
-    await this.#wait(RESET_WAIT_MS);
+    await this.#bus.wait(RESET_WAIT_MS);
     let waitedMs = RESET_WAIT_MS;
     for (let retry = 0; this.#readRegister(REGISTER.PWR_MGMT_1) & DEVICE_RESET; retry++) {
       if (retry === RESET_RETRIES) {
-        throw this.#error('timeout', `device reset not finished ${waitedMs} ms after DEVICE_RESET`);
+        throw this.#bus.error('timeout', `device reset not finished ${waitedMs} ms after DEVICE_RESET`);
       }
-      await this.#wait(RESET_RETRY_DELAY_MS);
+      await this.#bus.wait(RESET_RETRY_DELAY_MS);
       waitedMs += RESET_RETRY_DELAY_MS;
     }
     // Out of sleep (the reset default is SLEEP = 1, RM §3), on the X gyroscope's clock.
     this.#writeRegister(REGISTER.PWR_MGMT_1, CLKSEL_PLL_X_GYRO);
     this.#writeConfiguration();
     this.#writeRegister(REGISTER.INT_ENABLE, DATA_RDY); // RM §4.15: raise DATA_RDY_INT for each new sample
-    await this.#wait(GYRO_STARTUP_MS); // PS §6.1, gyroscope start-up time
+    await this.#bus.wait(GYRO_STARTUP_MS); // PS §6.1, gyroscope start-up time
     this.#readRegister(REGISTER.INT_STATUS); // forget any sample taken while the gyroscope settled
     this.#running = true;
   }
@@ -254,9 +243,9 @@ export class MPU6050 {
     for (let retry = 0; ; retry++) {
       if (this.#readRegister(REGISTER.INT_STATUS) & DATA_RDY) return;
       if (retry === DATA_READY_RETRIES) {
-        throw this.#error('timeout', `no new data after ${waitedMs} ms (DATA_RDY never set; is the chip asleep?)`);
+        throw this.#bus.error('timeout', `no new data after ${waitedMs} ms (DATA_RDY never set; is the chip asleep?)`);
       }
-      await this.#wait(pollMs);
+      await this.#bus.wait(pollMs);
       waitedMs += pollMs;
     }
   }
@@ -270,7 +259,7 @@ export class MPU6050 {
     bytes[2] = lowPassFilter; // EXT_SYNC_SET = 0: FSYNC unused
     bytes[3] = gyroRange << 3; // FS_SEL [4:3], self-test bits off
     bytes[4] = range << 3; // AFS_SEL [4:3], self-test bits off
-    this.#write(bytes);
+    this.#bus.write(bytes);
   }
 
   #readRegister(register: number): number {
@@ -280,66 +269,13 @@ export class MPU6050 {
   /** Sets the register pointer, then reads `count` bytes from it with a repeated START. */
   #read(register: number, count: number): Uint8Array {
     this.#pointer[0] = register;
-    let data: Uint8Array;
-    try {
-      data = this.#openDevice().writeRead(this.#pointer, count);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-    if (data.length < count) throw this.#error('bus', `short read: ${data.length} of ${count} bytes`);
-    return data;
+    return this.#bus.writeRead(this.#pointer, count);
   }
 
   #writeRegister(register: number, value: number): void {
     this.#registerWrite[0] = register;
     this.#registerWrite[1] = value;
-    this.#write(this.#registerWrite);
-  }
-
-  #write(bytes: Uint8Array): void {
-    try {
-      this.#openDevice().write(bytes);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the sensor; check wiring and power, and that the address matches the AD0 pin (0x68 low, 0x69 high)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
+    this.#bus.write(this.#registerWrite);
   }
 }
 

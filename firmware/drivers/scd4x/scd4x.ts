@@ -30,11 +30,9 @@
  *
  * One sample at a time: a second call while one is in flight rejects with `busy`.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
-import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession, isNack } from '../driver-support';
 import { sensirionCrc8, wordCrcMatches } from '../sht3x/crc8';
 import {
   COMMAND,
@@ -80,6 +78,7 @@ export interface SCD4xSample {
 }
 
 const CHIP = 'SCD4x';
+const NACK_DETAIL = 'no acknowledge from the sensor; check wiring and power (the SCD4x needs a supply that holds up under its current peaks)';
 /** A transfer plus two retries when a CRC fails (a measurement: the next two measurements). */
 const ATTEMPTS = 3;
 /** Extra reads after a NACKed one, `READ_RETRY_DELAY_MS` apart, before `timeout`. */
@@ -103,8 +102,7 @@ interface IdleSettings {
 
 export class SCD4x {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   #mode: SCD4xMode = 'periodic';
   #state: ChipState = 'unknown';
   /** Settings to write the next time the sensor is idle, and the pressure to write next. */
@@ -112,8 +110,6 @@ export class SCD4x {
   #ambientPressure: number | undefined;
   #serialNumber: number | undefined;
   #sampling = false;
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused buffers: a command with its argument, and the words of the last answer. */
   readonly #tx = new Uint8Array(5);
   readonly #words = new Uint16Array(3);
@@ -122,8 +118,10 @@ export class SCD4x {
     const address = options.address ?? SCD4X_ADDRESS;
     if (address !== SCD4X_ADDRESS) throw new RangeError(`${CHIP}: the address is always 0x62, not ${address}`);
     this.address = address;
-    this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    // The sensor's state is unknown after a failed transfer, so the next sample starts over with the initialisation.
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL, () => {
+      this.#state = 'unknown';
+    });
   }
 
   /** The 48-bit serial number (§3.9.2), once the first sample has read it. */
@@ -133,7 +131,7 @@ export class SCD4x {
 
   /** Changes mode and settings for the next sample. Synchronous: nothing is sent yet. */
   configure(options: SCD4xConfiguration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const { mode, temperatureOffset, altitude, ambientPressure, automaticSelfCalibration } = options;
     if (mode !== undefined && mode !== 'periodic' && mode !== 'low-power-periodic' && mode !== 'single-shot') {
       throw new RangeError(`${CHIP}: mode must be 'periodic', 'low-power-periodic' or 'single-shot'`);
@@ -164,8 +162,8 @@ export class SCD4x {
    * number, or single shot on a sensor without it), `busy` (a sample is in flight), `closed`.
    */
   async sample(): Promise<SCD4xSample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       if (this.#state === 'unknown') await this.#initialize();
@@ -195,51 +193,44 @@ export class SCD4x {
    * drawing current) and releases the bus. A sample in flight rejects with `closed`.
    */
   close(): void {
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    if (device !== undefined && (this.#state === 'periodic' || this.#state === 'low-power-periodic')) {
+    if (this.#bus.isOpen && (this.#state === 'periodic' || this.#state === 'low-power-periodic')) {
       try {
-        device.write(encodeCommand(COMMAND.STOP_PERIODIC_MEASUREMENT, this.#tx));
+        this.#bus.write(encodeCommand(COMMAND.STOP_PERIODIC_MEASUREMENT, this.#tx));
       } catch {
         // Closing anyway; the next driver's initialisation stops it.
       }
     }
     this.#state = 'unknown';
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   /** Wake up, stop, serial number: a known idle state and an identity check. */
   async #initialize(): Promise<void> {
     // §3.10.4: wake_up is never acknowledged, and an awake sensor ignores it; the NACK means nothing.
     try {
-      this.#openDevice().write(encodeCommand(COMMAND.WAKE_UP, this.#tx));
+      this.#bus.openDevice().write(encodeCommand(COMMAND.WAKE_UP, this.#tx));
     } catch (error) {
-      if (!(error instanceof I2CError) || error.code !== 'nack') throw this.#fromBusError(error);
+      if (!isNack(error)) throw this.#bus.fromBusError(error);
     }
-    await this.#wait(EXECUTION_MS.WAKE_UP);
+    await this.#bus.wait(EXECUTION_MS.WAKE_UP);
     // §3.1: no answer for 1000 ms after power-up; §3.5.3: stop works while measuring and in idle.
     for (let waitedMs = 0; ; waitedMs += POWER_UP_RETRY_MS) {
       try {
-        this.#openDevice().write(encodeCommand(COMMAND.STOP_PERIODIC_MEASUREMENT, this.#tx));
+        this.#bus.openDevice().write(encodeCommand(COMMAND.STOP_PERIODIC_MEASUREMENT, this.#tx));
         break;
       } catch (error) {
-        if (!(error instanceof I2CError) || error.code !== 'nack' || waitedMs >= POWER_UP_MS) throw this.#fromBusError(error);
+        if (!isNack(error) || waitedMs >= POWER_UP_MS) throw this.#bus.fromBusError(error);
       }
-      await this.#wait(POWER_UP_RETRY_MS);
+      await this.#bus.wait(POWER_UP_RETRY_MS);
     }
-    await this.#wait(EXECUTION_MS.STOP_PERIODIC_MEASUREMENT);
+    await this.#bus.wait(EXECUTION_MS.STOP_PERIODIC_MEASUREMENT);
     this.#state = 'idle';
     await this.#query(COMMAND.GET_SERIAL_NUMBER, 3, 'serial number'); // §3.9.2
     const words = this.#words;
     const serial = words[0] * 2 ** 32 + words[1] * 2 ** 16 + words[2];
     if (serial === 0 || serial === 2 ** 48 - 1) {
       this.#state = 'unknown';
-      throw this.#error('id', `serial number 0x${serial.toString(16).padStart(12, '0')} is not a programmed SCD4x serial; is this an SCD4x?`);
+      throw this.#bus.error('id', `serial number 0x${serial.toString(16).padStart(12, '0')} is not a programmed SCD4x serial; is this an SCD4x?`);
     }
     this.#serialNumber = serial;
   }
@@ -247,7 +238,7 @@ export class SCD4x {
   async #stop(): Promise<void> {
     this.#send(COMMAND.STOP_PERIODIC_MEASUREMENT); // §3.5.3
     this.#state = 'idle';
-    await this.#wait(EXECUTION_MS.STOP_PERIODIC_MEASUREMENT);
+    await this.#bus.wait(EXECUTION_MS.STOP_PERIODIC_MEASUREMENT);
   }
 
   /** §3.6, §3.7.2: each a write sequence with a 1 ms execution time. */
@@ -274,19 +265,19 @@ export class SCD4x {
   async #nextPeriodic(intervalMs: number, firstWaitMs: number): Promise<SCD4xSample> {
     const pollMs = intervalMs / POLLS_PER_INTERVAL;
     const limitMs = 2 * intervalMs;
-    if (firstWaitMs > 0) await this.#wait(firstWaitMs);
+    if (firstWaitMs > 0) await this.#bus.wait(firstWaitMs);
     let waitedMs = 0;
     for (let attempt = 1; ; ) {
       if (await this.#dataReady()) {
         const reading = await this.#readMeasurement();
         if (reading) return reading;
-        if (++attempt > ATTEMPTS) throw this.#error('crc', `CRC mismatch in the measurement after ${ATTEMPTS} attempts`);
+        if (++attempt > ATTEMPTS) throw this.#bus.error('crc', `CRC mismatch in the measurement after ${ATTEMPTS} attempts`);
         waitedMs = 0;
       }
       if (waitedMs >= limitMs) {
-        throw this.#error('timeout', `no new measurement ${waitedMs} ms after asking (update interval ${intervalMs} ms)`);
+        throw this.#bus.error('timeout', `no new measurement ${waitedMs} ms after asking (update interval ${intervalMs} ms)`);
       }
-      await this.#wait(pollMs);
+      await this.#bus.wait(pollMs);
       waitedMs += pollMs;
     }
   }
@@ -295,21 +286,21 @@ export class SCD4x {
   async #singleShot(): Promise<SCD4xSample> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try {
-        this.#openDevice().write(encodeCommand(COMMAND.MEASURE_SINGLE_SHOT, this.#tx));
+        this.#bus.openDevice().write(encodeCommand(COMMAND.MEASURE_SINGLE_SHOT, this.#tx));
       } catch (error) {
         throw await this.#singleShotRefused(error);
       }
-      await this.#wait(EXECUTION_MS.MEASURE_SINGLE_SHOT);
+      await this.#bus.wait(EXECUTION_MS.MEASURE_SINGLE_SHOT);
       for (let waitedMs = 0; !(await this.#singleShotReady()); waitedMs += SINGLE_SHOT_POLL_MS) {
         if (waitedMs >= SINGLE_SHOT_GRACE_MS) {
-          throw this.#error('timeout', `single shot not ready ${EXECUTION_MS.MEASURE_SINGLE_SHOT + waitedMs} ms after the command`);
+          throw this.#bus.error('timeout', `single shot not ready ${EXECUTION_MS.MEASURE_SINGLE_SHOT + waitedMs} ms after the command`);
         }
-        await this.#wait(SINGLE_SHOT_POLL_MS);
+        await this.#bus.wait(SINGLE_SHOT_POLL_MS);
       }
       const reading = await this.#readMeasurement();
       if (reading) return reading;
     }
-    throw this.#error('crc', `CRC mismatch in the measurement after ${ATTEMPTS} attempts`);
+    throw this.#bus.error('crc', `CRC mismatch in the measurement after ${ATTEMPTS} attempts`);
   }
 
   /**
@@ -318,14 +309,14 @@ export class SCD4x {
    * that has gone away.
    */
   async #singleShotRefused(error: unknown): Promise<unknown> {
-    if (!(error instanceof I2CError) || error.code !== 'nack') return this.#fromBusError(error);
+    if (!isNack(error)) return this.#bus.fromBusError(error);
     try {
-      this.#openDevice().write(encodeCommand(COMMAND.GET_SERIAL_NUMBER, this.#tx));
+      this.#bus.openDevice().write(encodeCommand(COMMAND.GET_SERIAL_NUMBER, this.#tx));
     } catch {
-      return this.#fromBusError(error);
+      return this.#bus.fromBusError(error);
     }
-    await this.#wait(EXECUTION_MS.COMMAND); // let the probe finish before anyone sends another command
-    return this.#error('id', 'the sensor refuses measure_single_shot: single shot needs an SCD41 (an SCD40 has only periodic modes)', error);
+    await this.#bus.wait(EXECUTION_MS.COMMAND); // let the probe finish before anyone sends another command
+    return this.#bus.error('id', 'the sensor refuses measure_single_shot: single shot needs an SCD41 (an SCD40 has only periodic modes)', error);
   }
 
   /**
@@ -334,10 +325,10 @@ export class SCD4x {
    */
   async #singleShotReady(): Promise<boolean> {
     try {
-      this.#openDevice().write(encodeCommand(COMMAND.GET_DATA_READY_STATUS, this.#tx));
+      this.#bus.openDevice().write(encodeCommand(COMMAND.GET_DATA_READY_STATUS, this.#tx));
     } catch (error) {
-      if (error instanceof I2CError && error.code === 'nack') return false;
-      throw this.#fromBusError(error);
+      if (isNack(error)) return false;
+      throw this.#bus.fromBusError(error);
     }
     if (!(await this.#receive(COMMAND.GET_DATA_READY_STATUS, 1))) return this.#dataReady(); // corrupt: ask again, with CRC retries
     return (this.#words[0] & DATA_READY_MASK) !== 0;
@@ -365,7 +356,7 @@ export class SCD4x {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       if (await this.#transact(command, count)) return;
     }
-    throw this.#error('crc', `CRC mismatch in the ${what} after ${ATTEMPTS} attempts`);
+    throw this.#bus.error('crc', `CRC mismatch in the ${what} after ${ATTEMPTS} attempts`);
   }
 
   /**
@@ -379,21 +370,14 @@ export class SCD4x {
 
   /** The rest of a "read" sequence once `command` is sent: wait its 1 ms, read, check CRCs. */
   async #receive(command: number, count: number): Promise<boolean> {
-    await this.#wait(EXECUTION_MS.COMMAND);
+    await this.#bus.wait(EXECUTION_MS.COMMAND);
     const length = count * 3;
-    let data: Uint8Array | undefined;
-    for (let retry = 0; data === undefined; retry++) {
-      try {
-        data = this.#openDevice().read(length);
-      } catch (error) {
-        if (!(error instanceof I2CError) || error.code !== 'nack') throw this.#fromBusError(error);
-        if (retry === READ_RETRIES) {
-          throw this.#error('timeout', `no answer to command 0x${command.toString(16)} (read NACKed ${retry + 1} times)`, error);
-        }
-        await this.#wait(READ_RETRY_DELAY_MS);
-      }
-    }
-    if (data.length < length) throw this.#error('bus', `short read: ${data.length} of ${length} bytes`);
+    const data = await this.#bus.readWhenReady(
+      length,
+      READ_RETRIES,
+      READ_RETRY_DELAY_MS,
+      (nacks) => `no answer to command 0x${command.toString(16)} (read NACKed ${nacks} times)`,
+    );
     for (let i = 0; i < count; i++) {
       if (!wordCrcMatches(data, i * 3)) return false;
       this.#words[i] = (data[i * 3] << 8) | data[i * 3 + 1];
@@ -408,59 +392,12 @@ export class SCD4x {
     tx[2] = (argument >> 8) & 0xff;
     tx[3] = argument & 0xff;
     tx[4] = sensirionCrc8(tx, 2, 2);
-    try {
-      this.#openDevice().write(tx);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-    await this.#wait(EXECUTION_MS.COMMAND);
+    this.#bus.write(tx);
+    await this.#bus.wait(EXECUTION_MS.COMMAND);
   }
 
   #send(command: number): void {
-    try {
-      this.#openDevice().write(encodeCommand(command, this.#tx));
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /**
-   * HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and
-   * passes through. The sensor's state is unknown after a failed transfer, so the next sample
-   * starts over with the initialisation.
-   */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    this.#state = 'unknown';
-    switch (error.code) {
-      case 'nack':
-        return this.#error('nack', 'no acknowledge from the sensor; check wiring and power (the SCD4x needs a supply that holds up under its current peaks)', error);
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
+    this.#bus.write(encodeCommand(command, this.#tx));
   }
 }
 

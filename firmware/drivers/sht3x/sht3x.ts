@@ -14,11 +14,9 @@
  *
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
+import type { I2CBus } from '../../../hal/i2c';
 import type { TimerId, Timers } from '../../../hal/timer';
-import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
+import { I2CSession } from '../driver-support';
 import {
   COMMAND_GAP_MS,
   HEATER_DISABLE_COMMAND,
@@ -59,6 +57,7 @@ export interface SHT3xSample {
 }
 
 const CHIP = 'SHT3x';
+const NACK_DETAIL = 'no acknowledge from the sensor; check wiring and power, and that the address matches the ADDR pin (0x44 low, 0x45 high)';
 /** One measurement plus two retries when a CRC does not match. */
 const MEASUREMENT_ATTEMPTS = 3;
 /**
@@ -71,7 +70,7 @@ const READ_RETRY_DELAY_MS = 2;
 
 export class SHT3x {
   readonly address: number;
-  #device: I2CDevice | undefined;
+  readonly #bus: I2CSession;
   readonly #timers: Timers;
   #repeatability: Repeatability = 'high';
   /** Unknown until the driver sets it: the chip may have kept it on across an MCU reboot. */
@@ -79,9 +78,6 @@ export class SHT3x {
   #sampling = false;
   /** Running while a command sent by `configure` is younger than the 1 ms gap (§4.3). */
   #gapTimer: TimerId | undefined;
-  /** The timer a sample is waiting on, and how to fail that wait if the driver closes. */
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused for every command: no allocation per sample. */
   readonly #command = new Uint8Array(2);
 
@@ -92,7 +88,7 @@ export class SHT3x {
     }
     this.address = address;
     this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /**
@@ -101,7 +97,7 @@ export class SHT3x {
    * command is less than 1 ms old (§4.3), since the sensor would not take the command.
    */
   configure(options: SHT3xConfiguration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const { repeatability, heater } = options;
     if (repeatability !== undefined) {
       if (repeatability !== 'high' && repeatability !== 'medium' && repeatability !== 'low') {
@@ -110,9 +106,9 @@ export class SHT3x {
       this.#repeatability = repeatability;
     }
     if (heater !== undefined && heater !== this.#heater) {
-      if (this.#sampling) throw this.#error('busy', 'cannot switch the heater while a sample is in flight');
+      if (this.#sampling) throw this.#bus.error('busy', 'cannot switch the heater while a sample is in flight');
       if (this.#gapTimer !== undefined) {
-        throw this.#error('busy', 'previous command less than 1 ms ago; the sensor needs a gap between commands');
+        throw this.#bus.error('busy', 'previous command less than 1 ms ago; the sensor needs a gap between commands');
       }
       this.#send(heater ? HEATER_ENABLE_COMMAND : HEATER_DISABLE_COMMAND); // §4.10 Table 16
       this.#heater = heater;
@@ -128,16 +124,16 @@ export class SHT3x {
    * `busy` (a sample is already in flight), `closed`.
    */
   async sample(): Promise<SHT3xSample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
-      if (this.#gapTimer !== undefined) await this.#wait(COMMAND_GAP_MS);
+      if (this.#gapTimer !== undefined) await this.#bus.wait(COMMAND_GAP_MS);
       const repeatability = this.#repeatability;
       let corruptWords = '';
       for (let attempt = 1; attempt <= MEASUREMENT_ATTEMPTS; attempt++) {
         this.#send(SINGLE_SHOT_COMMAND[repeatability]); // §4.3 Table 9, no clock stretching
-        await this.#wait(MEASUREMENT_MAX_MS[repeatability]); // §2.2 Table 4, tMEAS max
+        await this.#bus.wait(MEASUREMENT_MAX_MS[repeatability]); // §2.2 Table 4, tMEAS max
         const data = await this.#readResult(MEASUREMENT_MAX_MS[repeatability]);
         // §4.4: temperature word + CRC, then humidity word + CRC; §4.12 for the CRC.
         const temperatureOk = wordCrcMatches(data, 0);
@@ -154,7 +150,7 @@ export class SHT3x {
             ? 'temperature word'
             : 'temperature and humidity words';
       }
-      throw this.#error('crc', `CRC mismatch in ${corruptWords} after ${MEASUREMENT_ATTEMPTS} attempts`);
+      throw this.#bus.error('crc', `CRC mismatch in ${corruptWords} after ${MEASUREMENT_ATTEMPTS} attempts`);
     } finally {
       this.#sampling = false;
     }
@@ -164,14 +160,7 @@ export class SHT3x {
   close(): void {
     if (this.#gapTimer !== undefined) this.#timers.clear(this.#gapTimer);
     this.#gapTimer = undefined;
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   /**
@@ -179,74 +168,16 @@ export class SHT3x {
    * ready. The first read comes after tMEAS max; a NACK then means a slow or stuck chip, so
    * read again a bounded number of times before giving up.
    */
-  async #readResult(waitedMs: number): Promise<Uint8Array> {
-    for (let retry = 0; ; retry++) {
-      let data: Uint8Array;
-      try {
-        data = this.#openDevice().read(MEASUREMENT_RESULT_LENGTH);
-      } catch (error) {
-        if (!(error instanceof I2CError) || error.code !== 'nack') throw this.#fromBusError(error);
-        if (retry === READ_RETRIES) {
-          throw this.#error(
-            'timeout',
-            `measurement not ready ${waitedMs} ms after the command (read NACKed ${retry + 1} times)`,
-            error,
-          );
-        }
-        await this.#wait(READ_RETRY_DELAY_MS);
-        waitedMs += READ_RETRY_DELAY_MS;
-        continue;
-      }
-      if (data.length < MEASUREMENT_RESULT_LENGTH) {
-        throw this.#error('bus', `short read: ${data.length} of ${MEASUREMENT_RESULT_LENGTH} bytes`);
-      }
-      return data;
-    }
+  #readResult(waitedMs: number): Promise<Uint8Array> {
+    return this.#bus.readWhenReady(
+      MEASUREMENT_RESULT_LENGTH,
+      READ_RETRIES,
+      READ_RETRY_DELAY_MS,
+      (nacks, extraMs) => `measurement not ready ${waitedMs + extraMs} ms after the command (read NACKed ${nacks} times)`,
+    );
   }
 
   #send(command: number): void {
-    try {
-      this.#openDevice().write(encodeCommand(command, this.#command));
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the sensor; check wiring and power, and that the address matches the ADDR pin (0x44 low, 0x45 high)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
+    this.#bus.write(encodeCommand(command, this.#command));
   }
 }

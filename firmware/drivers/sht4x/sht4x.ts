@@ -19,11 +19,9 @@
  *
  * Firmware rules: only the language, typed arrays and the HAL; no busy-waiting.
  */
-import { I2CError } from '../../../hal/i2c';
-import type { I2CBus, I2CDevice } from '../../../hal/i2c';
-import type { TimerId, Timers } from '../../../hal/timer';
-import { SensorError } from '../sensor-error';
-import type { SensorErrorCode } from '../sensor-error';
+import type { I2CBus } from '../../../hal/i2c';
+import type { Timers } from '../../../hal/timer';
+import { I2CSession } from '../driver-support';
 import { wordCrcMatches } from '../sht3x/crc8';
 import {
   HEATER_COMMAND,
@@ -75,6 +73,8 @@ export interface SHT4xHeating {
 }
 
 const CHIP = 'SHT4x';
+const NACK_DETAIL =
+  'no acknowledge from the sensor; check wiring and power, and that the address matches the order code (SHT4x-A 0x44, -B 0x45, -C 0x46)';
 /** One transfer plus two retries when a CRC does not match. */
 const ATTEMPTS = 3;
 /**
@@ -88,16 +88,12 @@ const SERIAL_WAIT_MS = 1;
 
 export class SHT4x {
   readonly address: number;
-  #device: I2CDevice | undefined;
-  readonly #timers: Timers;
+  readonly #bus: I2CSession;
   readonly #expectedSerial: number | undefined;
   #repeatability: Repeatability = 'high';
   /** Set once the reset and serial check have passed; a failed check is tried again next time. */
   #serialNumber: number | undefined;
   #sampling = false;
-  /** The timer an operation is waiting on, and how to fail that wait if the driver closes. */
-  #waitTimer: TimerId | undefined;
-  #abortWait: ((error: SensorError) => void) | undefined;
   /** Reused for every command: no allocation per sample. */
   readonly #command = new Uint8Array(1);
 
@@ -112,8 +108,7 @@ export class SHT4x {
     }
     this.address = address;
     this.#expectedSerial = expected;
-    this.#timers = options.timers;
-    this.#device = options.i2c.open({ address, hz: options.hz, port: options.port });
+    this.#bus = new I2CSession(CHIP, address, options, NACK_DETAIL);
   }
 
   /** The sensor's serial number (§4.6), once the first sample has read it. */
@@ -123,7 +118,7 @@ export class SHT4x {
 
   /** Changes repeatability for the next sample. Synchronous: nothing is sent. */
   configure(options: SHT4xConfiguration = {}): void {
-    this.#openDevice();
+    this.#bus.openDevice();
     const { repeatability } = options;
     if (repeatability !== undefined) {
       if (repeatability !== 'high' && repeatability !== 'medium' && repeatability !== 'low') {
@@ -162,19 +157,12 @@ export class SHT4x {
 
   /** Releases the bus. An operation in flight rejects with `closed`. Closing twice is harmless. */
   close(): void {
-    if (this.#waitTimer !== undefined) this.#timers.clear(this.#waitTimer);
-    this.#waitTimer = undefined;
-    const abort = this.#abortWait;
-    this.#abortWait = undefined;
-    const device = this.#device;
-    this.#device = undefined;
-    device?.close();
-    abort?.(this.#error('closed', 'closed while sampling'));
+    this.#bus.close();
   }
 
   async #exclusive(operation: () => Promise<SHT4xSample>): Promise<SHT4xSample> {
-    this.#openDevice();
-    if (this.#sampling) throw this.#error('busy', 'a sample is already in flight; sample() does not queue');
+    this.#bus.openDevice();
+    if (this.#sampling) throw this.#bus.error('busy', 'a sample is already in flight; sample() does not queue');
     this.#sampling = true;
     try {
       if (this.#serialNumber === undefined) await this.#identify();
@@ -187,23 +175,23 @@ export class SHT4x {
   /** §4.7 soft reset, then §4.6 serial number: the identity check. */
   async #identify(): Promise<void> {
     this.#send(SOFT_RESET_COMMAND);
-    await this.#wait(SOFT_RESET_MAX_MS);
+    await this.#bus.wait(SOFT_RESET_MAX_MS);
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       this.#send(READ_SERIAL_COMMAND);
-      await this.#wait(SERIAL_WAIT_MS);
+      await this.#bus.wait(SERIAL_WAIT_MS);
       const data = await this.#readResult(SERIAL_RESULT_LENGTH, SERIAL_WAIT_MS);
       if (!wordCrcMatches(data, 0) || !wordCrcMatches(data, 3)) continue;
       const serial = (((data[0] << 8) | data[1]) * 0x10000 + ((data[3] << 8) | data[4])) >>> 0;
       if (serial === 0 || serial === 0xffffffff) {
-        throw this.#error('id', `serial number ${hex32(serial)} is not a programmed SHT4x serial; is this an SHT4x?`);
+        throw this.#bus.error('id', `serial number ${hex32(serial)} is not a programmed SHT4x serial; is this an SHT4x?`);
       }
       if (this.#expectedSerial !== undefined && serial !== this.#expectedSerial) {
-        throw this.#error('id', `serial number ${hex32(serial)}, expected ${hex32(this.#expectedSerial)}`);
+        throw this.#bus.error('id', `serial number ${hex32(serial)}, expected ${hex32(this.#expectedSerial)}`);
       }
       this.#serialNumber = serial;
       return;
     }
-    throw this.#error('crc', `CRC mismatch in the serial number after ${ATTEMPTS} attempts`);
+    throw this.#bus.error('crc', `CRC mismatch in the serial number after ${ATTEMPTS} attempts`);
   }
 
   /** One command that returns a measurement (§4.4), retried when its CRC fails. */
@@ -211,7 +199,7 @@ export class SHT4x {
     let corruptWords = '';
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       this.#send(command);
-      await this.#wait(waitMs); // §3 timing table, maximum
+      await this.#bus.wait(waitMs); // §3 timing table, maximum
       const data = await this.#readResult(MEASUREMENT_RESULT_LENGTH, waitMs);
       // §4.2: temperature word + CRC, then humidity word + CRC; §4.3 for the CRC.
       const temperatureOk = wordCrcMatches(data, 0);
@@ -224,74 +212,22 @@ export class SHT4x {
       }
       corruptWords = temperatureOk ? 'humidity word' : humidityOk ? 'temperature word' : 'temperature and humidity words';
     }
-    throw this.#error('crc', `CRC mismatch in ${corruptWords} after ${ATTEMPTS} attempts`);
+    throw this.#bus.error('crc', `CRC mismatch in ${corruptWords} after ${ATTEMPTS} attempts`);
   }
 
   /** §4.1: the sensor NACKs the read header until its result is ready; retry a bounded number of times. */
-  async #readResult(length: number, waitedMs: number): Promise<Uint8Array> {
-    for (let retry = 0; ; retry++) {
-      let data: Uint8Array;
-      try {
-        data = this.#openDevice().read(length);
-      } catch (error) {
-        if (!(error instanceof I2CError) || error.code !== 'nack') throw this.#fromBusError(error);
-        if (retry === READ_RETRIES) {
-          throw this.#error('timeout', `result not ready ${waitedMs} ms after the command (read NACKed ${retry + 1} times)`, error);
-        }
-        await this.#wait(READ_RETRY_DELAY_MS);
-        waitedMs += READ_RETRY_DELAY_MS;
-        continue;
-      }
-      if (data.length < length) throw this.#error('bus', `short read: ${data.length} of ${length} bytes`);
-      return data;
-    }
+  #readResult(length: number, waitedMs: number): Promise<Uint8Array> {
+    return this.#bus.readWhenReady(
+      length,
+      READ_RETRIES,
+      READ_RETRY_DELAY_MS,
+      (nacks, extraMs) => `result not ready ${waitedMs + extraMs} ms after the command (read NACKed ${nacks} times)`,
+    );
   }
 
   #send(command: number): void {
     this.#command[0] = command;
-    try {
-      this.#openDevice().write(this.#command);
-    } catch (error) {
-      throw this.#fromBusError(error);
-    }
-  }
-
-  /** Resolves after `ms` on the HAL timer; `close()` rejects it. */
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#abortWait = reject;
-      this.#waitTimer = this.#timers.set(() => {
-        this.#waitTimer = undefined;
-        this.#abortWait = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #openDevice(): I2CDevice {
-    if (this.#device === undefined) throw this.#error('closed', 'driver is closed');
-    return this.#device;
-  }
-
-  /** HAL I2C errors become `SensorError`s that say what to check; anything else is a bug and passes through. */
-  #fromBusError(error: unknown): unknown {
-    if (!(error instanceof I2CError)) return error;
-    switch (error.code) {
-      case 'nack':
-        return this.#error(
-          'nack',
-          'no acknowledge from the sensor; check wiring and power, and that the address matches the order code (SHT4x-A 0x44, -B 0x45, -C 0x46)',
-          error,
-        );
-      case 'timeout':
-        return this.#error('timeout', 'I2C transfer timed out (is SCL held low?)', error);
-      default:
-        return this.#error('bus', `I2C bus error: ${error.message}`, error);
-    }
-  }
-
-  #error(code: SensorErrorCode, detail: string, cause?: unknown): SensorError {
-    return new SensorError(code, CHIP, this.address, detail, cause);
+    this.#bus.write(this.#command);
   }
 }
 

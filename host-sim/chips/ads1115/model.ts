@@ -33,11 +33,12 @@
  * up lazily and evaluates at most the last 8 conversions when it is read after a long gap.
  */
 import type { I2CTarget } from '../i2c-target';
-import { SeededRandom } from '../sht31/prng';
+import { SeededRandom } from '../common/prng';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 import { GROUNDED_VOLTS, MID_SUPPLY_VOLTS, daylightVolts, slowSineVolts } from './signals';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export type AnalogInput = 'ain0' | 'ain1' | 'ain2' | 'ain3';
 
@@ -347,15 +348,13 @@ export class ADS1115Model implements I2CTarget {
     if (saturate === 'negative') return -32768;
     const [positive, negative] = MUX_INPUTS[(config >> 12) & 0b111];
     const difference = this.#inputAt(positive, atMs) - (negative ? this.#inputAt(negative, atMs) : 0);
-    const noisy = difference + (this.#noiseVolts > 0 ? this.#random.gaussian(this.#noiseVolts) : 0);
+    const noisy = difference + this.#random.noise(this.#noiseVolts);
     const fullScale = FULL_SCALE_VOLTS[(config >> 9) & 0b111];
     return Math.min(32767, Math.max(-32768, Math.round((noisy / fullScale) * 32768)));
   }
 
   #inputAt(input: AnalogInput, atMs: number): number {
-    const signal = this.#inputs[input];
-    const volts = typeof signal === 'number' ? signal : signal(atMs);
-    if (!Number.isFinite(volts)) throw new RangeError(`ADS1115 model: ${input} at ${atMs} ms is ${volts}`);
+    const volts = valueAt(this.#inputs[input], atMs, 'ADS1115', input);
     return Math.min(this.#supply + 0.3, Math.max(-0.3, volts));
   }
 }

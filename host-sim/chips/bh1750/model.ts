@@ -27,11 +27,12 @@
  * so there are no CRC or wrong-id faults.
  */
 import type { I2CTarget } from '../i2c-target';
-import { SeededRandom } from '../sht31/prng';
+import { SeededRandom } from '../common/prng';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 import { dailyIlluminance } from './daylight';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export type Resolution = 'high' | 'high2' | 'low';
 
@@ -241,9 +242,8 @@ export class BH1750Model implements I2CTarget {
 
   /** p.10, p.11: count = lx × 1.2 × MTreg / 69, doubled in mode2, for the light at the start of the cycle. */
   #count(measurement: Measurement, atMs: number): number {
-    const value = typeof this.#illuminance === 'number' ? this.#illuminance : this.#illuminance(atMs);
-    if (!Number.isFinite(value)) throw new RangeError(`BH1750 model: illuminance at ${atMs} ms is ${value}`);
-    const lux = Math.max(0, value + (this.#noiseSigma > 0 ? this.#random.gaussian(this.#noiseSigma) : 0));
+    const value = valueAt(this.#illuminance, atMs, 'BH1750', 'illuminance');
+    const lux = Math.max(0, value + this.#random.noise(this.#noiseSigma));
     const scale = measurement.resolution === 'low' ? 1 : measurement.mtreg / MTREG_DEFAULT;
     const counts = lux * this.#countsPerLux * scale * (measurement.resolution === 'high2' ? 2 : 1);
     return Math.round(Math.min(65535, counts));

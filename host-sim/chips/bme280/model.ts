@@ -36,8 +36,10 @@
  * it is read after a long gap (older ones no longer affect even a ×16 filter measurably).
  */
 import type { I2CTarget } from '../i2c-target';
-import { dailyHumidity, dailyTemperature } from '../sht31/daily-curve';
-import { SeededRandom } from '../sht31/prng';
+import { dailyHumidity, dailyTemperature } from '../common/daily-curve';
+import { SeededRandom } from '../common/prng';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 import {
   ADC_16_BIT_MAX,
   DATASHEET_EXAMPLE_CALIBRATION,
@@ -52,8 +54,7 @@ import {
 import type { BME280ModelCalibration } from './physics';
 import { dailyPressure } from './weather';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export interface BME280Faults {
   /** NACK every transfer, as a missing or unpowered chip would. */
@@ -435,9 +436,9 @@ export class BME280Model implements I2CTarget {
   /** The raw codes the ADC produces for the conditions at `atMs` (§3.4, §8.1 inverted). */
   #measure(atMs: number, settings: Settings): AdcResult {
     const c = this.#calibration;
-    const celsius = valueAt(this.#temperature, atMs, 'temperature') + this.#gaussian(this.#noise.temperature);
-    const pascals = valueAt(this.#pressure, atMs, 'pressure') + this.#gaussian(this.#noise.pressure);
-    const percent = valueAt(this.#humidity, atMs, 'humidity') + this.#gaussian(this.#noise.humidity);
+    const celsius = valueAt(this.#temperature, atMs, 'BME280', 'temperature') + this.#random.noise(this.#noise.temperature);
+    const pascals = valueAt(this.#pressure, atMs, 'BME280', 'pressure') + this.#random.noise(this.#noise.pressure);
+    const percent = valueAt(this.#humidity, atMs, 'BME280', 'humidity') + this.#random.noise(this.#noise.humidity);
     const idealT = idealAdcT(c, celsius);
     // Pressure and humidity compensation take the fine temperature of this measurement.
     const adcT = settings.osrsT ? quantize20(idealT, resolutionBits(settings.osrsT)) : undefined;
@@ -483,9 +484,6 @@ export class BME280Model implements I2CTarget {
     this.#resetFilter();
   }
 
-  #gaussian(sigma: number): number {
-    return sigma > 0 ? this.#random.gaussian(sigma) : 0;
-  }
 }
 
 /** §3.4.2/§3.4.3: ×1 → 16 bits … ×16 → 20 bits. */
@@ -500,10 +498,4 @@ function resolutionBits(oversampling: number): number {
 function filterStep(memory: number | undefined, adc: number, coefficient: number): number {
   if (coefficient <= 1 || memory === undefined) return adc;
   return (memory * (coefficient - 1) + adc) / coefficient;
-}
-
-function valueAt(signal: Signal, atMs: number, what: string): number {
-  const value = typeof signal === 'number' ? signal : signal(atMs);
-  if (!Number.isFinite(value)) throw new RangeError(`BME280 model: ${what} at ${atMs} ms is ${value}`);
-  return value;
 }

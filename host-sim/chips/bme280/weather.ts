@@ -1,6 +1,6 @@
 /**
- * A default barometric curve for the BME280 model, to go with the SHT31 model's indoor day
- * (temperature and humidity, `../sht31/daily-curve`). Virtual time 0 is midnight.
+ * A default barometric curve for the BME280 model, to go with the models' indoor day
+ * (temperature and humidity, `../common/daily-curve`). Virtual time 0 is midnight.
  *
  * Standard sea-level pressure, 101325 Pa, plus the atmospheric tide: the air pressure's
  * twice-daily oscillation, peaking near 10:00 and 22:00 local time with an amplitude of

@@ -36,10 +36,11 @@
  * delay that matters only above 1 MHz (§8.6.1).
  */
 import type { I2CTarget } from '../i2c-target';
-import { SeededRandom } from '../sht31/prng';
+import { SeededRandom } from '../common/prng';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export interface INA219Faults {
   /** NACK every transfer, as a missing or unpowered chip would. */
@@ -281,12 +282,12 @@ export class INA219Model implements I2CTarget {
 
   #complete(conversion: Conversion, atMs: number): void {
     if (conversion.shunt) {
-      const amperes = valueAt(this.#current, atMs, 'current') + this.#noise(this.#currentNoise);
+      const amperes = valueAt(this.#current, atMs, 'INA219', 'current') + this.#random.noise(this.#currentNoise);
       const fullScale = 4000 << ((this.#configuration >> 11) & 0b11); // PGA /1 … /8: ±40 … ±320 mV
       this.#shunt = clamp(Math.round((amperes * this.#shuntOhms) / 10e-6), -fullScale, fullScale);
     }
     if (conversion.bus) {
-      const volts = valueAt(this.#busVoltage, atMs, 'bus voltage') + this.#noise(this.#busVoltageNoise);
+      const volts = valueAt(this.#busVoltage, atMs, 'INA219', 'bus voltage') + this.#random.noise(this.#busVoltageNoise);
       const fullScale = this.#configuration & 0x2000 ? 8191 : 4095; // BRNG: 32 V, or 16 V with BD12 = 0
       this.#bus = clamp(Math.round(volts / 4e-3), 0, fullScale);
     }
@@ -300,9 +301,6 @@ export class INA219Model implements I2CTarget {
     this.#conversions++;
   }
 
-  #noise(sigma: number): number {
-    return sigma > 0 ? this.#random.gaussian(sigma) : 0;
-  }
 }
 
 function clamp(value: number, min: number, max: number): number {
@@ -311,11 +309,5 @@ function clamp(value: number, min: number, max: number): number {
 
 function positive(value: number, what: string): number {
   if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`INA219 model: ${what} must be positive, not ${value}`);
-  return value;
-}
-
-function valueAt(signal: Signal, atMs: number, what: string): number {
-  const value = typeof signal === 'number' ? signal : signal(atMs);
-  if (!Number.isFinite(value)) throw new RangeError(`INA219 model: ${what} at ${atMs} ms is ${value}`);
   return value;
 }

@@ -32,10 +32,11 @@
  * (the model simply has no samples before the start-up time).
  */
 import type { I2CTarget } from '../i2c-target';
-import { SeededRandom } from '../sht31/prng';
+import { SeededRandom } from '../common/prng';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export interface Vector {
   x: number;
@@ -313,8 +314,8 @@ export class MPU6050Model implements I2CTarget {
     const fs = (this.#registers[REG.GYRO_CONFIG] >> 3) & 3;
     const acceleration = vectorAt(this.#acceleration, atMs, 'acceleration');
     const angularRate = vectorAt(this.#angularRate, atMs, 'angular rate');
-    const accelerationCode = (g: number) => saturate((g + this.#noise(this.#accelerationNoise)) * ACCEL_SENSITIVITY[afs]);
-    const angularRateCode = (dps: number) => saturate((dps + this.#noise(this.#angularRateNoise)) * GYRO_SENSITIVITY[fs]);
+    const accelerationCode = (g: number) => saturate((g + this.#random.noise(this.#accelerationNoise)) * ACCEL_SENSITIVITY[afs]);
+    const angularRateCode = (dps: number) => saturate((dps + this.#random.noise(this.#angularRateNoise)) * GYRO_SENSITIVITY[fs]);
     this.#store(REG.ACCEL_XOUT_H, accelerationCode(acceleration.x));
     this.#store(REG.ACCEL_XOUT_H + 2, accelerationCode(acceleration.y));
     this.#store(REG.ACCEL_XOUT_H + 4, accelerationCode(acceleration.z));
@@ -322,7 +323,7 @@ export class MPU6050Model implements I2CTarget {
     this.#store(REG.GYRO_XOUT_H + 2, angularRateCode(angularRate.y));
     this.#store(REG.GYRO_XOUT_H + 4, angularRateCode(angularRate.z));
     if (!(this.#registers[REG.PWR_MGMT_1] & TEMP_DIS_BIT)) {
-      const celsius = valueAt(this.#temperature, atMs, 'temperature') + this.#noise(this.#temperatureNoise);
+      const celsius = valueAt(this.#temperature, atMs, 'MPU-6050', 'temperature') + this.#random.noise(this.#temperatureNoise);
       this.#store(REG.TEMP_OUT_H, rawTemperature(celsius));
     }
     if (this.#registers[REG.INT_ENABLE] & DATA_RDY_BIT) this.#registers[REG.INT_STATUS] |= DATA_RDY_BIT;
@@ -334,9 +335,6 @@ export class MPU6050Model implements I2CTarget {
     this.#registers[register + 1] = value & 0xff;
   }
 
-  #noise(sigma: number): number {
-    return sigma > 0 ? this.#random.gaussian(sigma) : 0;
-  }
 }
 
 /** RM §4.18 inverted: TEMP_OUT = (T − 36.53) × 340, rounded, in 16 bits. */
@@ -346,12 +344,6 @@ export function rawTemperature(celsius: number): number {
 
 function saturate(scaled: number): number {
   return Math.max(-SATURATION, Math.min(SATURATION, Math.round(scaled)));
-}
-
-function valueAt(signal: Signal, atMs: number, what: string): number {
-  const value = typeof signal === 'number' ? signal : signal(atMs);
-  if (!Number.isFinite(value)) throw new RangeError(`MPU-6050 model: ${what} at ${atMs} ms is ${value}`);
-  return value;
 }
 
 function vectorAt(signal: VectorSignal, atMs: number, what: string): Vector {

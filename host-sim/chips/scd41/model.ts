@@ -35,13 +35,14 @@
  * spectrum, and discarding the first single shot after waking (§3.10.4).
  */
 import type { I2CTarget } from '../i2c-target';
-import { wordCrc } from '../sht31/crc';
-import { dailyHumidity, dailyTemperature } from '../sht31/daily-curve';
-import { SeededRandom } from '../sht31/prng';
+import { dailyHumidity, dailyTemperature } from '../common/daily-curve';
+import { SeededRandom } from '../common/prng';
+import { encodeWords, toWord, wordCrc } from '../common/sensirion';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 import { dailyCo2 } from './office-day';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export type Variant = 'SCD40' | 'SCD41';
 
@@ -70,9 +71,9 @@ export interface SCD41ModelOptions {
   variant?: Variant;
   /** CO2 concentration, ppm. Default: `dailyCo2`, an office day. */
   co2?: Signal;
-  /** Ambient temperature, °C. Default: the SHT31 model's indoor day. */
+  /** Ambient temperature, °C. Default: the models' indoor day (`common/daily-curve`). */
   temperature?: Signal;
-  /** Ambient relative humidity, %RH. Default: the SHT31 model's indoor day. */
+  /** Ambient relative humidity, %RH. Default: the models' indoor day (`common/daily-curve`). */
   humidity?: Signal;
   noise?: SCD41Noise;
   /** 48-bit serial number (§3.9.2). Default: the datasheet's example, 0xF896_9F07_3BBE. */
@@ -413,7 +414,7 @@ export class SCD41Model implements I2CTarget {
         this.#ambientPressure = argument!;
         break;
       case COMMAND.PERFORM_FORCED_RECALIBRATION: {
-        const current = Math.round(valueAt(this.#co2, nowMs, 'co2'));
+        const current = Math.round(valueAt(this.#co2, nowMs, 'SCD41', 'co2'));
         answer = [(0x8000 + argument! - current) & 0xffff];
         break;
       }
@@ -465,15 +466,11 @@ export class SCD41Model implements I2CTarget {
 
   /** One measurement reported at `atMs`: CO2, T, RH words with CRCs (§3.5.2). */
   #measure(atMs: number, rhtOnly: boolean): Uint8Array {
-    const co2 = rhtOnly ? 0 : valueAt(this.#co2, atMs, 'co2') + this.#noise(this.#co2Noise);
+    const co2 = rhtOnly ? 0 : valueAt(this.#co2, atMs, 'SCD41', 'co2') + this.#random.noise(this.#co2Noise);
     const offset = (this.#settings.temperatureOffset * 175) / 65535;
-    const temperature = valueAt(this.#temperature, atMs, 'temperature') + this.#selfHeating - offset + this.#noise(this.#temperatureNoise);
-    const humidity = valueAt(this.#humidity, atMs, 'humidity') + this.#noise(this.#humidityNoise);
-    return encodeWords([toRaw(co2), rawTemperature(temperature), rawHumidity(humidity)]);
-  }
-
-  #noise(sigma: number): number {
-    return sigma > 0 ? this.#random.gaussian(sigma) : 0;
+    const temperature = valueAt(this.#temperature, atMs, 'SCD41', 'temperature') + this.#selfHeating - offset + this.#random.noise(this.#temperatureNoise);
+    const humidity = valueAt(this.#humidity, atMs, 'SCD41', 'humidity') + this.#random.noise(this.#humidityNoise);
+    return encodeWords([toWord(co2), rawTemperature(temperature), rawHumidity(humidity)]);
   }
 
   #corruptCrcs(bytes: Uint8Array, measurement: boolean): void {
@@ -487,30 +484,9 @@ export class SCD41Model implements I2CTarget {
 
 /** §3.5.2 inverted, clamped to 16 bits and rounded. */
 export function rawTemperature(celsius: number): number {
-  return toRaw(((celsius + 45) / 175) * 65535);
+  return toWord(((celsius + 45) / 175) * 65535);
 }
 
 export function rawHumidity(percent: number): number {
-  return toRaw((percent / 100) * 65535);
-}
-
-function toRaw(scaled: number): number {
-  return Math.round(Math.min(65535, Math.max(0, scaled)));
-}
-
-function valueAt(signal: Signal, atMs: number, what: string): number {
-  const value = typeof signal === 'number' ? signal : signal(atMs);
-  if (!Number.isFinite(value)) throw new RangeError(`SCD41 model: ${what} at ${atMs} ms is ${value}`);
-  return value;
-}
-
-/** Words MSB first, each followed by its CRC (§3.2, §3.11). */
-function encodeWords(words: number[]): Uint8Array {
-  const bytes = new Uint8Array(words.length * 3);
-  words.forEach((word, i) => {
-    bytes[i * 3] = word >> 8;
-    bytes[i * 3 + 1] = word & 0xff;
-    bytes[i * 3 + 2] = wordCrc(word);
-  });
-  return bytes;
+  return toWord((percent / 100) * 65535);
 }

@@ -25,12 +25,13 @@
  * the 3-bit command checksum (every listed command is valid by construction), self-heating.
  */
 import type { I2CTarget } from '../i2c-target';
-import { wordCrc } from './crc';
-import { dailyHumidity, dailyTemperature } from './daily-curve';
-import { SeededRandom } from './prng';
+import { dailyHumidity, dailyTemperature } from '../common/daily-curve';
+import { SeededRandom } from '../common/prng';
+import { encodeWords, toWord } from '../common/sensirion';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export type Repeatability = 'high' | 'medium' | 'low';
 
@@ -352,13 +353,9 @@ export class SHT31Model implements I2CTarget {
 
   /** One measurement taken at `atMs`: temperature word + CRC, humidity word + CRC (§4.4). */
   #measure(atMs: number): Uint8Array {
-    const temperature = valueAt(this.#temperature, atMs, 'temperature') + this.#noise(this.#temperatureNoise);
-    const humidity = valueAt(this.#humidity, atMs, 'humidity') + this.#noise(this.#humidityNoise);
+    const temperature = valueAt(this.#temperature, atMs, 'SHT31', 'temperature') + this.#random.noise(this.#temperatureNoise);
+    const humidity = valueAt(this.#humidity, atMs, 'SHT31', 'humidity') + this.#random.noise(this.#humidityNoise);
     return encodeWords([rawTemperature(temperature), rawHumidity(humidity)]);
-  }
-
-  #noise(sigma: number): number {
-    return sigma > 0 ? this.#random.gaussian(sigma) : 0;
   }
 
   #corruptCrcs(bytes: Uint8Array): void {
@@ -375,30 +372,9 @@ export class SHT31Model implements I2CTarget {
  * to what 16 bits can say and rounded to the nearest code.
  */
 export function rawTemperature(celsius: number): number {
-  return toRaw(((celsius + 45) / 175) * 65535);
+  return toWord(((celsius + 45) / 175) * 65535);
 }
 
 export function rawHumidity(percent: number): number {
-  return toRaw((percent / 100) * 65535);
-}
-
-function toRaw(scaled: number): number {
-  return Math.round(Math.min(65535, Math.max(0, scaled)));
-}
-
-function valueAt(signal: Signal, atMs: number, what: string): number {
-  const value = typeof signal === 'number' ? signal : signal(atMs);
-  if (!Number.isFinite(value)) throw new RangeError(`SHT31 model: ${what} at ${atMs} ms is ${value}`);
-  return value;
-}
-
-/** Words MSB first, each followed by its CRC (§4.4, §4.12). */
-function encodeWords(words: number[]): Uint8Array {
-  const bytes = new Uint8Array(words.length * 3);
-  words.forEach((word, i) => {
-    bytes[i * 3] = word >> 8;
-    bytes[i * 3 + 1] = word & 0xff;
-    bytes[i * 3 + 2] = wordCrc(word);
-  });
-  return bytes;
+  return toWord((percent / 100) * 65535);
 }

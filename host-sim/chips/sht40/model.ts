@@ -25,12 +25,13 @@
  * self-heating.
  */
 import type { I2CTarget } from '../i2c-target';
-import { wordCrc } from '../sht31/crc';
-import { dailyHumidity, dailyTemperature } from '../sht31/daily-curve';
-import { SeededRandom } from '../sht31/prng';
+import { dailyHumidity, dailyTemperature } from '../common/daily-curve';
+import { SeededRandom } from '../common/prng';
+import { encodeWords, toWord } from '../common/sensirion';
+import { valueAt } from '../common/signal';
+import type { Signal } from '../common/signal';
 
-/** A value, or a function of virtual time in ms. */
-export type Signal = number | ((nowMs: number) => number);
+export type { Signal } from '../common/signal';
 
 export type Precision = 'high' | 'medium' | 'low';
 
@@ -59,7 +60,7 @@ export interface SHT40Noise {
 export interface SHT40ModelOptions {
   /** 0x44 (SHT4x-A…, default), 0x45 (-B…) or 0x46 (-C…). */
   address?: number;
-  /** Ambient temperature, °C. Default: `dailyTemperature` (the SHT31 model's indoor day). */
+  /** Ambient temperature, °C. Default: `dailyTemperature` (the models' indoor day). */
   temperature?: Signal;
   /** Ambient relative humidity, %RH. Values above 100 (condensation) come out as the chip would send them. */
   humidity?: Signal;
@@ -266,13 +267,9 @@ export class SHT40Model implements I2CTarget {
 
   /** One measurement taken at `atMs`: temperature word + CRC, humidity word + CRC (§4.2). */
   #measure(atMs: number): Uint8Array {
-    const temperature = valueAt(this.#temperature, atMs, 'temperature') + this.#noise(this.#temperatureNoise);
-    const humidity = valueAt(this.#humidity, atMs, 'humidity') + this.#noise(this.#humidityNoise);
+    const temperature = valueAt(this.#temperature, atMs, 'SHT40', 'temperature') + this.#random.noise(this.#temperatureNoise);
+    const humidity = valueAt(this.#humidity, atMs, 'SHT40', 'humidity') + this.#random.noise(this.#humidityNoise);
     return encodeWords([rawTemperature(temperature), rawHumidity(humidity)]);
-  }
-
-  #noise(sigma: number): number {
-    return sigma > 0 ? this.#random.gaussian(sigma) : 0;
   }
 
   #corruptCrcs(bytes: Uint8Array): void {
@@ -286,30 +283,9 @@ export class SHT40Model implements I2CTarget {
 
 /** §4.5 inverted, clamped to what 16 bits can say and rounded to the nearest code. */
 export function rawTemperature(celsius: number): number {
-  return toRaw(((celsius + 45) / 175) * 65535);
+  return toWord(((celsius + 45) / 175) * 65535);
 }
 
 export function rawHumidity(percent: number): number {
-  return toRaw(((percent + 6) / 125) * 65535);
-}
-
-function toRaw(scaled: number): number {
-  return Math.round(Math.min(65535, Math.max(0, scaled)));
-}
-
-function valueAt(signal: Signal, atMs: number, what: string): number {
-  const value = typeof signal === 'number' ? signal : signal(atMs);
-  if (!Number.isFinite(value)) throw new RangeError(`SHT40 model: ${what} at ${atMs} ms is ${value}`);
-  return value;
-}
-
-/** Words MSB first, each followed by its CRC (§4.2, §4.3). */
-function encodeWords(words: number[]): Uint8Array {
-  const bytes = new Uint8Array(words.length * 3);
-  words.forEach((word, i) => {
-    bytes[i * 3] = word >> 8;
-    bytes[i * 3 + 1] = word & 0xff;
-    bytes[i * 3 + 2] = wordCrc(word);
-  });
-  return bytes;
+  return toWord(((percent + 6) / 125) * 65535);
 }

@@ -21,6 +21,11 @@ export class SeededRandom {
     return (this.#state + 1) / 4294967296;
   }
 
+  /** Measurement noise: `gaussian(sigma)`, or 0 without drawing a number when `sigma` is 0 (noise off). */
+  noise(sigma: number): number {
+    return sigma > 0 ? this.gaussian(sigma) : 0;
+  }
+
   /** Normally distributed with mean 0 and standard deviation `sigma` (Box–Muller). */
   gaussian(sigma: number): number {
     const radius = Math.sqrt(-2 * Math.log(this.uniform()));

@@ -4,10 +4,10 @@
  * happens until a test moves time: `advance` fires due timers in order, `run` drives an
  * async driver call to completion by alternating microtask flushes and timer firings.
  */
-import { I2CError } from '../../hal/i2c';
-import type { I2CBus, I2CDevice, I2COptions } from '../../hal/i2c';
-import type { TimerId, Timers } from '../../hal/timer';
-import type { I2CTarget } from '../../host-sim/chips/i2c-target';
+import { I2CError } from '../../../hal/i2c';
+import type { I2CBus, I2CDevice, I2COptions } from '../../../hal/i2c';
+import type { TimerId, Timers } from '../../../hal/timer';
+import type { I2CTarget } from '../../../host-sim/chips/i2c-target';
 
 interface PendingTimer {
   dueMs: number;

@@ -1,5 +1,5 @@
 /**
- * A gentle indoor day for the model's default values: virtual time 0 is midnight, the
+ * A gentle indoor day for the chip models' default values: virtual time 0 is midnight, the
  * temperature peaks at 25 °C at 15:00 and bottoms at 17 °C at 03:00, and relative humidity
  * moves the opposite way between 38 and 62 %RH, as it does when the absolute humidity of a
  * room stays roughly constant.
