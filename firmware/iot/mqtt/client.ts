@@ -1,10 +1,13 @@
 /**
  * The MQTT client's shell: connects the sans-I/O `MqttSession` to the HAL's socket and
  * timers, and reconnects with `ReconnectBackoff` after every kind of disconnection.
+ * `reconnect()` ends the connection on purpose and connects again at once (to present a
+ * renewed SAS token, for instance); held QoS 1 messages survive it like any other
+ * disconnection, because the session keeps them until their PUBACK.
  */
 import type { Hal, Socket, TimerId, TlsOptions } from '../../../hal';
 import { ReconnectBackoff, type ReconnectBackoffOptions } from './backoff';
-import type { PublishQoS } from './packets';
+import type { ConnackReturnCode, PublishQoS } from './packets';
 import { MqttSession, type MqttEvent, type MqttOutput, type MqttSessionOptions, type PublishOptions } from './session';
 
 export interface MqttClientOptions extends MqttSessionOptions {
@@ -13,11 +16,18 @@ export interface MqttClientOptions extends MqttSessionOptions {
   /** TLS settings; absent means plain TCP, which is logged as a warning on every connect. */
   tls?: TlsOptions;
   backoff?: Omit<ReconnectBackoffOptions, 'random'>;
+  /**
+   * Called before every CONNECT; its user name and password replace `username` and
+   * `password` for that connection (a SAS token that expires must be made fresh each time).
+   * If it throws, the attempt fails like a refused connection and is retried with backoff.
+   */
+  credentials?: () => { username?: string; password?: Uint8Array };
 }
 
 export interface MqttClientHandlers {
   onConnected?(sessionPresent: boolean): void;
-  onDisconnected?(reason: string, retryInMs: number): void;
+  /** `returnCode` is set when the broker refused the CONNECT (4: bad user name or password, 5: not authorized). */
+  onDisconnected?(reason: string, retryInMs: number, returnCode?: ConnackReturnCode): void;
   onMessage?(topic: string, payload: Uint8Array, qos: PublishQoS): void;
   onPublished?(packetId: number): void;
 }
@@ -32,6 +42,8 @@ export class MqttClient {
   private tickTimer: TimerId | undefined;
   private retryTimer: TimerId | undefined;
   private connectTimer: TimerId | undefined;
+  /** Why the current connection is being ended on purpose by reconnect(); the next attempt starts at once. */
+  private plannedReason: string | undefined;
 
   constructor(
     private readonly hal: Hal,
@@ -70,6 +82,26 @@ export class MqttClient {
     return out.packetId;
   }
 
+  /**
+   * Ends the connection on purpose (DISCONNECT, then close) and connects again at once,
+   * without backoff; `credentials` is called again for the new CONNECT. Unacknowledged
+   * QoS 1 messages are sent again on the new connection. While waiting to retry, it
+   * connects now; before start() or after stop() it does nothing.
+   */
+  reconnect(reason = 'planned reconnect'): void {
+    if (this.state === 'idle' || this.state === 'stopped') return;
+    if (this.state === 'waiting') {
+      this.clearTimers();
+      this.open();
+      return;
+    }
+    this.plannedReason = reason;
+    const out = this.session.disconnect(this.hal.clock.now());
+    const reported = out.events.some((event) => event.type === 'disconnected');
+    this.apply(out);
+    if (!reported) this.scheduleRetry(reason); // the socket was not up yet: no session to end
+  }
+
   /** Disconnects cleanly and stops reconnecting. */
   stop(): void {
     if (this.state === 'stopped') return;
@@ -95,7 +127,15 @@ export class MqttClient {
         {
           onConnect: () => {
             this.clearConnectTimer();
-            this.apply(this.session.connect(this.hal.clock.now()));
+            let credentials: { username?: string; password?: Uint8Array } | undefined;
+            try {
+              credentials = this.options.credentials?.();
+            } catch (error) {
+              this.closeSocket(); // open, but nothing to say on it
+              this.lost(`no credentials for CONNECT: ${(error as Error).message}`);
+              return;
+            }
+            this.apply(this.session.connect(this.hal.clock.now(), credentials));
           },
           onData: (bytes) => this.apply(this.session.received(bytes, this.hal.clock.now())),
           onClose: () => this.lost('the broker closed the connection'),
@@ -117,13 +157,19 @@ export class MqttClient {
     if (!reported) this.scheduleRetry(reason);
   }
 
-  private scheduleRetry(reason: string): void {
+  private scheduleRetry(reason: string, returnCode?: ConnackReturnCode): void {
     this.clearTimers();
     this.closeSocket();
+    const planned = this.plannedReason;
+    this.plannedReason = undefined;
     if (this.state === 'stopped') return;
     this.state = 'waiting';
-    const delay = this.backoff.disconnected(this.hal.clock.now());
-    this.handlers.onDisconnected?.(reason, delay);
+    // A planned reconnect is not a failure: no backoff, and the attempt counter is left alone.
+    const delay = planned !== undefined ? 0 : this.backoff.disconnected(this.hal.clock.now());
+    if (planned !== undefined) this.handlers.onDisconnected?.(planned, delay);
+    else if (returnCode === undefined) this.handlers.onDisconnected?.(reason, delay);
+    else this.handlers.onDisconnected?.(reason, delay, returnCode);
+    if (this.state !== 'waiting') return; // the handler stopped the client (or reconnected it)
     this.retryTimer = this.hal.timers.set(() => {
       this.retryTimer = undefined;
       this.open();
@@ -156,7 +202,7 @@ export class MqttClient {
         this.handlers.onConnected?.(event.sessionPresent);
         return;
       case 'disconnected':
-        this.scheduleRetry(event.reason);
+        this.scheduleRetry(event.reason, event.returnCode);
         return;
       case 'message':
         this.handlers.onMessage?.(event.topic, event.payload, event.qos);
