@@ -1,0 +1,4 @@
+/** Power cut at every flash write and erase of a workload, policy drop-oldest: see power-cut-harness.ts. */
+import { powerCutSuite } from './power-cut-harness';
+
+powerCutSuite('drop-oldest');
