@@ -12,6 +12,7 @@ import { I2CError, type I2CBus, type I2CDevice, type I2CErrorCode } from '../i2c
 import { checkKvEntry, KvError, type KeyValue, type KvValue } from '../kv';
 import { levelEnabled, redact, type Log, type LogFields, type LogLevel } from '../log';
 import { NetError, type Net, type NetErrorCode, type SocketHandlers } from '../net';
+import { OtaError, type AppState, type Ota, type OtaWriter } from '../ota';
 import type { ResetReason, System } from '../system';
 import type { TimerId, Timers } from '../timer';
 import type { BootInfo, EventBatch, HostEvent, HostLink, HostReply, HostRequest } from './protocol';
@@ -39,6 +40,7 @@ const asI2CError = (address: number): ErrorFactory => (code, message) => new I2C
 const asNetError: ErrorFactory = (code, message) => new NetError(code as NetErrorCode, message);
 const asFlashError: ErrorFactory = (_code, message) => new FlashError(message);
 const asKvError: ErrorFactory = (_code, message) => new KvError(message);
+const asOtaError: ErrorFactory = (_code, message) => new OtaError(message);
 const asError: ErrorFactory = (_code, message) => new Error(message);
 
 /**
@@ -210,6 +212,28 @@ export function createHostDevice(link: HostLink, board: BoardDefinition, boot: B
     randomBytes: (count) => call({ op: 'crypto.random', count }) as Uint8Array,
   };
 
+  const otaStatus = () => call({ op: 'ota.status' }, asOtaError) as { running: string; state: AppState; capacity: number };
+  const ota: Ota = {
+    runningSlot: () => otaStatus().running,
+    runningState: () => otaStatus().state,
+    openNext(resume): OtaWriter {
+      const { capacity } = call({ op: 'ota.open', resume }, asOtaError) as { capacity: number };
+      return {
+        capacity,
+        write: (bytes, offset) => void call({ op: 'ota.write', offset, bytes }, asOtaError),
+        read: (length, offset) => call({ op: 'ota.read', offset, length }, asOtaError) as Uint8Array,
+        complete: (byteLength) => void call({ op: 'ota.complete', byteLength }, asOtaError),
+        abort: () => void call({ op: 'ota.abort' }, asOtaError),
+      };
+    },
+    markValid: () => void call({ op: 'ota.markValid' }, asOtaError),
+    rollback() {
+      restarting = true;
+      call({ op: 'ota.rollback' }, asOtaError);
+      throw new RestartSignal();
+    },
+  };
+
   const system: System = {
     restart() {
       restarting = true;
@@ -233,7 +257,7 @@ export function createHostDevice(link: HostLink, board: BoardDefinition, boot: B
   };
 
   const config: DeviceConfig = Object.freeze({ ...boot.config });
-  const hal: Hal = { clock, timers, i2c, gpio, text: hostText, net, flash, kv, crypto, system, log, board, config };
+  const hal: Hal = { clock, timers, i2c, gpio, text: hostText, net, flash, ota, kv, crypto, system, log, board, config };
 
   function dispatch(event: HostEvent): void {
     switch (event.type) {

@@ -36,6 +36,14 @@ export type HostRequest =
   | { op: 'gpio.digital.write'; pin: number; value: 0 | 1 }
   | { op: 'gpio.analog.read'; pin: number; resolution: number }
   | { op: 'serial.write'; port: number; bytes: Uint8Array }
+  | { op: 'ota.status' }
+  | { op: 'ota.open'; resume: boolean }
+  | { op: 'ota.write'; offset: number; bytes: Uint8Array }
+  | { op: 'ota.read'; offset: number; length: number }
+  | { op: 'ota.complete'; byteLength: number }
+  | { op: 'ota.abort' }
+  | { op: 'ota.markValid' }
+  | { op: 'ota.rollback' }
   | { op: 'system.restart' }
   | { op: 'system.freeHeap' }
   | { op: 'log'; level: LogLevel; message: string; fields?: LogFields }

@@ -14,6 +14,7 @@ import { ModdableI2CBus } from "./i2c";
 import { ModdableKeyValue } from "./kv";
 import { isLogLevel, ModdableLog } from "./log";
 import { ModdableNet } from "./net";
+import { ModdableOta } from "./ota";
 import { ModdableSystem } from "./system";
 import { moddableText } from "./text";
 import { ModdableTimers } from "./timers";
@@ -57,6 +58,7 @@ export function createModdableHal(board: BoardDefinition, options: ModdableHalOp
     text: moddableText,
     net: new ModdableNet(log),
     flash: new ModdableFlash(board),
+    ota: new ModdableOta(),
     kv: new ModdableKeyValue(),
     crypto: new ModdableCrypto(),
     system: new ModdableSystem({ firmwareVersion: options.firmwareVersion ?? configuredVersion, deviceId: configuredId }),

@@ -20,5 +20,11 @@ declare module "mc/ffi" {
     thingkit_factory_mac(buffer: ArrayBuffer): number;
     /** esp_ota_mark_app_valid_cancel_rollback(): 0 (ESP_OK) or an esp_err_t. */
     thingkit_mark_app_valid(): number;
+    /** esp_ota_get_state_partition(running): an esp_ota_img_states_t, or -1 when the image has no state. */
+    thingkit_ota_running_state(): number;
+    /** Verifies the next OTA slot's image (esp_image_verify, length `byteLength`) and makes it the boot slot: 0 or an esp_err_t. */
+    thingkit_ota_activate_next(byteLength: number): number;
+    /** esp_ota_mark_app_invalid_rollback_and_reboot(): restarts; returns (an esp_err_t) only on failure. */
+    thingkit_ota_rollback(): number;
   }
 }

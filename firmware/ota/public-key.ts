@@ -1,0 +1,20 @@
+/**
+ * The OTA signing key's public half: ECDSA P-256, uncompressed point 0x04 || X || Y (65 bytes).
+ * Update manifests must carry a signature by the matching private key (docs/OTA.md).
+ *
+ * `thingkit ota keygen` generates a key pair and rewrites this whole file with the new
+ * public key (host-sim/ota/keys.ts, publicKeyModule); a build may replace it the same way.
+ * The file exports this one constant and nothing else, so it can be regenerated freely.
+ *
+ * DEVELOPMENT PLACEHOLDER: 0x04 followed by zeros is not a point of the curve, so no
+ * signature verifies with it: a device built with it refuses every update and says why
+ * ("no update signing key is built in"). It fails closed on purpose.
+ */
+// hex: 0400000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+export const OTA_PUBLIC_KEY: Uint8Array = new Uint8Array([
+  0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+]);
