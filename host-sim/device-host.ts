@@ -12,11 +12,25 @@ import type { FlashPartition, PartitionInfo } from '../hal/flash';
 import type { KeyValue } from '../hal/kv';
 import type { LogFields, LogLevel } from '../hal/log';
 import type { TlsOptions } from '../hal/net';
+import type { AppState } from '../hal/ota';
 import type { HostEvent, HostReply, HostRequest } from '../hal/host/protocol';
 import { verifyP256 } from './crypto/ecdsa-p256';
 import type { SimI2CBus } from './i2c-bus';
 import type { NetQuiet } from './net-quiet';
 import type { Scheduler } from './scheduler';
+
+/** The device's update slots (the simulated bootloader and otadata); see host-sim/boot. */
+export interface OtaHost {
+  status(): { running: string; state: AppState; capacity: number };
+  open(resume: boolean): { capacity: number };
+  write(offset: number, bytes: Uint8Array): void;
+  read(offset: number, length: number): Uint8Array;
+  complete(byteLength: number): void;
+  abort(): void;
+  markValid(): void;
+  /** Marks the running image invalid; the device then restarts into the other slot. */
+  rollback(): void;
+}
 
 /** The device's persistent storage, as the flash image provides it. */
 export interface DeviceStorage {
@@ -30,7 +44,6 @@ export interface DeviceHostOptions {
   board: BoardDefinition;
   scheduler: Scheduler;
   netQuiet: NetQuiet;
-  storage: DeviceStorage;
   buses: SimI2CBus[];
   /** Delivers an event to the running firmware. */
   emit(event: HostEvent): void;
@@ -40,6 +53,15 @@ export interface DeviceHostOptions {
   freeHeap(): number;
   /** Called when the firmware asks to restart. */
   requestRestart(): void;
+  /** Called when a flash operation lost the power: the device is off from here on. */
+  powerLost(error: Error): void;
+}
+
+/** What one boot of the device has: its flash as opened by this boot, and its update slots. */
+export interface BootResources {
+  storage: DeviceStorage;
+  /** Update slots; absent, the OTA requests fail with a clear error. */
+  ota?: OtaHost;
 }
 
 const MAX_OPEN_SOCKETS = 8;
@@ -52,6 +74,7 @@ export class DeviceHost {
   private readonly sockets = new Map<number, net.Socket>();
   private readonly digests = new Map<number, Hash>();
   private readonly partitionViews = new Map<string, FlashPartition>();
+  private resources: BootResources | undefined;
 
   constructor(private readonly options: DeviceHostOptions) {}
 
@@ -66,8 +89,9 @@ export class DeviceHost {
   }
 
   /** Ends the previous boot's timers and sockets and starts the clock for a new boot. */
-  beginBoot(): void {
+  beginBoot(resources: BootResources): void {
     this.endBoot();
+    this.resources = resources;
     this.bootedAt = this.options.scheduler.now();
   }
 
@@ -77,12 +101,18 @@ export class DeviceHost {
     for (const socket of this.sockets.values()) socket.destroy();
     this.sockets.clear();
     this.digests.clear();
+    this.partitionViews.clear();
+    this.resources = undefined;
   }
 
   handle(request: HostRequest): HostReply {
     try {
       return { value: this.perform(request) };
     } catch (error) {
+      if ((error as Error).name === 'PowerCutError') {
+        this.options.powerLost(error as Error);
+        return { error: { code: 'power', message: 'the power failed' } };
+      }
       const code = (error as { code?: string }).code ?? 'error';
       return { error: { code: typeof code === 'string' ? code : 'error', message: (error as Error).message } };
     }
@@ -129,7 +159,7 @@ export class DeviceHost {
         this.sockets.delete(request.id);
         return undefined;
       case 'flash.partitions':
-        return o.storage.partitions();
+        return this.storage().partitions();
       case 'flash.read':
         return this.partition(request.label).read(request.length, request.offset);
       case 'flash.write':
@@ -139,15 +169,15 @@ export class DeviceHost {
         this.partition(request.label).eraseBlock(request.index);
         return undefined;
       case 'kv.get':
-        return o.storage.kv.get(request.domain, request.key);
+        return this.storage().kv.get(request.domain, request.key);
       case 'kv.set':
-        o.storage.kv.set(request.domain, request.key, request.value);
+        this.storage().kv.set(request.domain, request.key, request.value);
         return undefined;
       case 'kv.delete':
-        o.storage.kv.delete(request.domain, request.key);
+        this.storage().kv.delete(request.domain, request.key);
         return undefined;
       case 'kv.keys':
-        return o.storage.kv.keys(request.domain);
+        return this.storage().kv.keys(request.domain);
       case 'crypto.sha256.update': {
         let digest = this.digests.get(request.id);
         if (!digest) {
@@ -176,6 +206,28 @@ export class DeviceHost {
         return undefined;
       case 'gpio.analog.read':
         return 0;
+      case 'ota.status':
+        return this.otaHost().status();
+      case 'ota.open':
+        return this.otaHost().open(request.resume);
+      case 'ota.write':
+        this.otaHost().write(request.offset, request.bytes);
+        return undefined;
+      case 'ota.read':
+        return this.otaHost().read(request.offset, request.length);
+      case 'ota.complete':
+        this.otaHost().complete(request.byteLength);
+        return undefined;
+      case 'ota.abort':
+        this.otaHost().abort();
+        return undefined;
+      case 'ota.markValid':
+        this.otaHost().markValid();
+        return undefined;
+      case 'ota.rollback':
+        this.otaHost().rollback();
+        o.requestRestart();
+        return undefined;
       case 'system.restart':
         o.requestRestart();
         return undefined;
@@ -190,10 +242,20 @@ export class DeviceHost {
     }
   }
 
+  private storage(): DeviceStorage {
+    if (!this.resources) throw coded('power', 'the device is not running');
+    return this.resources.storage;
+  }
+
+  private otaHost(): OtaHost {
+    if (!this.resources?.ota) throw coded('ota', `board ${this.options.board.name} has no OTA app slots in its partition table`);
+    return this.resources.ota;
+  }
+
   private partition(label: string): FlashPartition {
     let view = this.partitionViews.get(label);
     if (!view) {
-      view = this.options.storage.openPartition(label);
+      view = this.storage().openPartition(label);
       this.partitionViews.set(label, view);
     }
     return view;

@@ -1,13 +1,21 @@
 /**
  * A simulated device: one board, one flash image, its chip models and a firmware engine.
- * It hides which engine runs the firmware. Restarting means what it means on hardware: the
- * engine is thrown away and a fresh one boots over the same persistent flash.
+ * It hides which engine runs the firmware. Booting means what it means on hardware: the
+ * flash is opened afresh, the bootloader (ESP-IDF's rollback state machine over otadata)
+ * picks the image, and a fresh engine runs that image's firmware. A power cut during a flash
+ * operation turns the device off at once; it then powers on again.
  */
 import type { HostEvent } from '../hal/host/protocol';
 import type { BoardDefinition } from '../hal/board';
 import type { ResetReason } from '../hal/system';
-import { DeviceHost, type DeviceStorage } from './device-host';
+import { boot as runBootloader, type BootResult } from './boot/bootloader';
+import { DeviceHost } from './device-host';
 import { FirmwareError, type Engine, type Meter } from './engines/engine';
+import { DeviceFlash } from './flash/device-flash';
+import type { FlashImage } from './flash/flash-image';
+import { KvStore } from './flash/kv-store';
+import { bundleSource } from './ota/image';
+import { SlotOtaHost } from './ota/ota-host';
 import type { SimI2CBus } from './i2c-bus';
 import type { NetQuiet } from './net-quiet';
 import type { Quiescent, Scheduler } from './scheduler';
@@ -20,18 +28,26 @@ const RESTART_MS = 300;
 /** Events that may wait for delivery; more means the firmware cannot keep up. */
 const MAX_QUEUED_EVENTS = 10_000;
 
+/** The image the bootloader picked, as an engine needs it. */
+export interface BootedImage {
+  bundle: string;
+  version: string;
+  /** SHA-256 of the bundle, hex: tells the project's own build from an update. */
+  payloadSha256: string;
+}
+
 export interface DeviceOptions {
   id: string;
   board: BoardDefinition;
-  firmwareVersion: string;
   config: { [key: string]: string | number | boolean };
   scheduler: Scheduler;
   netQuiet: NetQuiet;
-  storage: DeviceStorage;
+  /** Opens the device's flash image file; called at every boot, as power-on reads the chip afresh. */
+  openFlash(): FlashImage;
   buses: SimI2CBus[];
   engineKind: 'xs' | 'node';
-  /** A fresh engine of `engineKind` for each boot. */
-  createEngine(): Engine;
+  /** A fresh engine of `engineKind` for each boot, running the booted image. */
+  createEngine(image: BootedImage): Engine;
   sink: SimEventSink;
 }
 
@@ -45,6 +61,9 @@ export class Device implements Quiescent {
   private lastMeter: Meter | undefined;
   private stopped = false;
   private boots = 0;
+  private flash: FlashImage | undefined;
+  private powerFailed = false;
+  private lastBoot: BootResult | undefined;
   readonly engineKind: 'xs' | 'node';
 
   constructor(private readonly options: DeviceOptions) {
@@ -54,13 +73,15 @@ export class Device implements Quiescent {
       board: options.board,
       scheduler: options.scheduler,
       netQuiet: options.netQuiet,
-      storage: options.storage,
       buses: options.buses,
       emit: (event) => this.enqueue(event),
       report: (kind, type, fields) => this.report(type, fields),
       freeHeap: () => ESP32_VM_BYTES - (this.lastMeter ? this.lastMeter.stateSlots * 16 : 0),
       requestRestart: () => {
         this.restartRequested = true;
+      },
+      powerLost: () => {
+        this.powerFailed = true;
       },
     });
     options.scheduler.addQuiescent(this);
@@ -78,6 +99,16 @@ export class Device implements Quiescent {
   /** The meters after the last delivered batch (XS engine). */
   get meter(): Meter | undefined {
     return this.lastMeter;
+  }
+
+  /** The flash image as this boot opened it (tests arm power cuts on it). */
+  get flashImage(): FlashImage | undefined {
+    return this.flash;
+  }
+
+  /** What the bootloader did at the last boot. */
+  get bootResult(): BootResult | undefined {
+    return this.lastBoot;
   }
 
   /** The current engine, for benchmarks that measure it. */
@@ -102,6 +133,7 @@ export class Device implements Quiescent {
     await this.engine?.stop();
     this.engine = undefined;
     this.host.endBoot();
+    this.closeFlash();
     if (this.stopped) return;
     this.options.scheduler.at(this.options.scheduler.now() + RESTART_MS, () => {
       if (!this.stopped) this.track(this.boot(reason));
@@ -130,6 +162,12 @@ export class Device implements Quiescent {
     this.host.endBoot();
     await this.engine?.stop();
     this.engine = undefined;
+    this.closeFlash();
+  }
+
+  private closeFlash(): void {
+    this.flash?.close();
+    this.flash = undefined;
   }
 
   /** Collects garbage in the engine and returns its meters (XS only). */
@@ -141,9 +179,32 @@ export class Device implements Quiescent {
   private async boot(reason: ResetReason): Promise<void> {
     this.boots++;
     this.bootFailure = undefined;
-    this.host.beginBoot();
+    this.powerFailed = false;
     this.queue = [];
-    const engine = this.options.createEngine();
+    this.closeFlash();
+    const flash = this.options.openFlash();
+    this.flash = flash;
+    let booted: BootResult;
+    try {
+      booted = runBootloader(flash);
+    } catch (error) {
+      // Nothing bootable: the device is bricked until someone flashes it.
+      this.bootFailure = new FirmwareError(`the bootloader found no bootable image: ${(error as Error).message}`);
+      this.report('error', { message: this.bootFailure.message, during: 'bootloader' });
+      return;
+    }
+    this.lastBoot = booted;
+    if (booted.code !== 'selected' || booted.rolledBack) {
+      this.report('bootloader', { slot: booted.slot, version: booted.image.version, code: booted.code, rolledBack: booted.rolledBack, reason: booted.reason });
+    }
+    const partitions = new DeviceFlash(flash);
+    this.host.beginBoot({
+      storage: { partitions: () => partitions.partitions(), openPartition: (label) => partitions.open(label), kv: KvStore.openInImage(flash) },
+      ota: new SlotOtaHost(flash, booted.slot, this.options.board),
+    });
+    const bundle = bundleSource(booted.image);
+    const image: BootedImage = { bundle, version: booted.image.version, payloadSha256: Buffer.from(booted.image.payloadSha256).toString('hex') };
+    const engine = this.options.createEngine(image);
     this.engine = engine;
     try {
       await engine.start((request) => this.host.handle(request));
@@ -153,7 +214,7 @@ export class Device implements Quiescent {
       return;
     }
     const o = this.options;
-    this.enqueue({ type: 'boot', resetReason: reason, deviceId: o.id, firmwareVersion: o.firmwareVersion, config: o.config });
+    this.enqueue({ type: 'boot', resetReason: reason, deviceId: o.id, firmwareVersion: image.version, config: o.config });
   }
 
   private enqueue(event: HostEvent): void {
@@ -181,11 +242,22 @@ export class Device implements Quiescent {
           this.report('meter', { ...meter });
         }
       } catch (error) {
+        if (this.powerFailed) {
+          // The firmware failed because the power did: not an exception of its own.
+          this.report('power-cut', {});
+          await this.restart('power-on');
+          return;
+        }
         const message = (error as Error).message;
         if (isBoot) this.bootFailure = new FirmwareError(message);
         this.report('error', { message, during: isBoot ? 'boot' : 'event' });
         this.report('restart', { reason: 'exception' });
         await this.restart('exception');
+        return;
+      }
+      if (this.powerFailed) {
+        this.report('power-cut', {});
+        await this.restart('power-on');
         return;
       }
       if (this.restartRequested) {

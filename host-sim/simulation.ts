@@ -13,11 +13,15 @@ import { FIRMWARE_VERSION } from '../firmware/version';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
 import { createChip, planSensors, sensorsConfig } from './chips';
 import { Device } from './device';
-import type { DeviceStorage } from './device-host';
 import type { Engine, EngineKind } from './engines/engine';
+import { bundleFirmware } from './engines/firmware-bundle';
 import { NodeEngine } from './engines/node-engine';
+import { NodeVmEngine } from './engines/node-vm-engine';
+import { appLayout, installInitialImage, verifySlotImage } from './boot/bootloader';
+import { buildImage } from './ota/image';
+import { createHash } from 'node:crypto';
+import type { KeyValue } from '../hal/kv';
 import { XsEngine } from './engines/xs-engine';
-import { DeviceFlash } from './flash/device-flash';
 import { FlashImage } from './flash/flash-image';
 import { KvStore } from './flash/kv-store';
 import { SimI2CBus } from './i2c-bus';
@@ -44,6 +48,8 @@ export interface SimulationOptions {
   sink: SimEventSink;
   /** A module exporting `boot(hal)` to run instead of the project's firmware (tests, examples). */
   firmwareModule?: string;
+  /** Flash this build even over a device that already holds firmware (with `stateDir`). */
+  reflash?: boolean;
   /**
    * TLS to the broker. With an embedded broker: `true` makes a development PKI in the state
    * folder and requires every device's client certificate. With `broker`: the CA that signed
@@ -146,26 +152,29 @@ export class Simulation {
     if (o.broker && secure && !tls) {
       throw new SimulationError(`${o.broker} is TLS: give the CA that signed the broker's certificate (--ca FILE)`);
     }
+    const firmware = factoryFirmware(this.board.name, o.firmwareModule);
     const netQuiet = new NetQuiet();
     this.scheduler.addQuiescent(netQuiet);
     for (let n = 1; n <= o.devices; n++) {
       const id = `${this.board.name}-${String(n).padStart(3, '0')}`;
       const deviceDir = path.join(stateDir, 'devices', id);
       mkdirSync(deviceDir, { recursive: true });
-      let image: FlashImage;
-      try {
-        image = FlashImage.open(path.join(deviceDir, 'flash.bin'), this.board);
-      } catch (error) {
-        throw new SimulationError((error as Error).message);
-      }
-      this.images.push(image);
-      const flash = new DeviceFlash(image);
-      const storage: DeviceStorage = {
-        partitions: () => flash.partitions(),
-        openPartition: (label) => flash.open(label),
-        kv: KvStore.openInImage(image),
+      const flashPath = path.join(deviceDir, 'flash.bin');
+      const openFlash = () => {
+        try {
+          return FlashImage.open(flashPath, this.board);
+        } catch (error) {
+          throw new SimulationError((error as Error).message);
+        }
       };
-      if (tls) provisionTls(storage, id, tls);
+      // Manufacturing: flash the firmware if the device has none (or when asked), then provision.
+      const factory = openFlash();
+      try {
+        if (o.reflash || !hasBootableImage(factory)) installInitialImage(factory, firmware.image);
+        if (tls) provisionTls(KvStore.openInImage(factory), id, tls);
+      } finally {
+        factory.close();
+      }
       const buses = this.board.i2c.map((definition) => new SimI2CBus(definition));
       for (const sensor of fitted) {
         const bus = buses.find((b) => b.definition.port === sensor.bus);
@@ -175,17 +184,17 @@ export class Simulation {
       const device = new Device({
         id,
         board: this.board,
-        firmwareVersion: FIRMWARE_VERSION,
         config: { deviceId: id, mqttHost: host, mqttPort: port, mqttTls: tls !== undefined, ...(tls?.verify === false ? { mqttTlsVerify: false } : {}), ...sensorConfig, ...o.config },
         scheduler: this.scheduler,
         netQuiet,
-        storage,
+        openFlash,
         buses,
         engineKind: o.engine,
-        createEngine: (): Engine =>
-          o.engine === 'xs'
-            ? new XsEngine({ board: this.board.name, name: id, firmwareModule: o.firmwareModule })
-            : new NodeEngine(this.board, o.firmwareModule ? loadFirmware(o.firmwareModule) : boot),
+        createEngine: (image): Engine => {
+          if (o.engine === 'xs') return new XsEngine({ name: id, bundle: image.bundle });
+          // The Node engine runs this source tree in-process when the image is its build; anything else (an update) in a V8 context.
+          return image.payloadSha256 === firmware.bundleSha256 ? new NodeEngine(this.board, firmware.boot()) : new NodeVmEngine(image.bundle);
+        },
         sink: o.sink,
       });
       this.devices.push(device);
@@ -222,16 +231,41 @@ export class Simulation {
   }
 }
 
+/** The firmware built from this source tree (or a test's module), as a factory image. */
+function factoryFirmware(board: string, firmwareModule: string | undefined) {
+  const bundle = bundleFirmware({ board, firmwareModule });
+  const bundleSha256 = createHash('sha256').update(bundle).digest('hex');
+  return {
+    image: buildImage({ version: FIRMWARE_VERSION, board, bundle }),
+    bundleSha256,
+    boot: () => (firmwareModule ? loadFirmware(firmwareModule) : boot),
+  };
+}
+
+/** Whether any app partition holds a valid image for this board (reads only). */
+function hasBootableImage(flash: FlashImage): boolean {
+  const layout = appLayout(flash.partitions());
+  return [layout.factory, ...layout.ota].some((partition) => {
+    if (!partition) return false;
+    try {
+      verifySlotImage(flash, partition);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Writes the device's TLS credentials into its settings, as a factory provisioning step would. */
-function provisionTls(storage: DeviceStorage, deviceId: string, tls: SimulationTls): void {
-  if (tls.ca) storage.kv.set(CREDENTIALS_DOMAIN, 'ca', pemToDer(tls.ca));
+function provisionTls(kv: KeyValue, deviceId: string, tls: SimulationTls): void {
+  if (tls.ca) kv.set(CREDENTIALS_DOMAIN, 'ca', pemToDer(tls.ca));
   const client = tls.clientCertificate?.(deviceId);
   if (client) {
-    storage.kv.set(CREDENTIALS_DOMAIN, 'cert', pemToDer(client.cert));
-    storage.kv.set(CREDENTIALS_DOMAIN, 'key', pemToDer(client.key));
+    kv.set(CREDENTIALS_DOMAIN, 'cert', pemToDer(client.cert));
+    kv.set(CREDENTIALS_DOMAIN, 'key', pemToDer(client.key));
   } else {
-    storage.kv.delete(CREDENTIALS_DOMAIN, 'cert');
-    storage.kv.delete(CREDENTIALS_DOMAIN, 'key');
+    kv.delete(CREDENTIALS_DOMAIN, 'cert');
+    kv.delete(CREDENTIALS_DOMAIN, 'key');
   }
 }
 

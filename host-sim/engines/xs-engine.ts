@@ -6,15 +6,14 @@ import type { EventBatch, HostReply, HostRequest } from '../../hal/host/protocol
 import { decodeMessage, encodeMessage } from '../../hal/host/wire';
 import type { XsCommand } from '../../hal/host/xs-entry';
 import { FirmwareError, type Engine, type Meter } from './engine';
-import { bundleFirmware } from './firmware-bundle';
 import { preludeSource } from './xs-globals';
 import { XsExitError, XsWorker, type XsResult } from './xs-worker';
 
 export interface XsEngineOptions {
-  board: string;
+  /** Process name, for `ps`. */
   name: string;
-  /** Module exporting `boot(hal)`; the project's firmware by default. */
-  firmwareModule?: string;
+  /** The firmware bundle to run: the booted image's payload. */
+  bundle: string;
 }
 
 export class XsEngine implements Engine {
@@ -26,7 +25,7 @@ export class XsEngine implements Engine {
   constructor(private readonly options: XsEngineOptions) {}
 
   async start(handle: (request: HostRequest) => HostReply): Promise<void> {
-    const code = bundleFirmware({ board: this.options.board, firmwareModule: this.options.firmwareModule });
+    const code = this.options.bundle;
     const worker = new XsWorker(this.options.name, (message) => encodeMessage(handle(decodeMessage<HostRequest>(message))));
     this.worker = worker;
     try {
