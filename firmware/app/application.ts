@@ -1,87 +1,336 @@
 /**
- * The application: samples the fitted sensors every `telemetryIntervalMs` and sends the
- * readings as telemetry over MQTT, to the topic Azure IoT Hub uses for device-to-cloud
- * messages. Each step is reported as a structured event for the simulator and the console.
+ * The application: samples the fitted sensors on the schedule the on-device rules set,
+ * averages, reports on change and raises threshold alerts (firmware/app/rules), and sends
+ * the results as telemetry. Over Azure IoT Hub it also keeps the twin (desired properties
+ * configure the rules; reported properties describe the device), answers direct methods,
+ * logs cloud-to-device messages and applies signed firmware updates.
+ * Every step is reported as a structured event for the simulator and the serial console.
  */
-import type { Hal, TimerId } from '../../hal';
-import { MqttClient } from '../iot/mqtt/client';
-import { MqttSessionError } from '../iot/mqtt/errors';
+import type { Hal, LogFields, LogLevel, TimerId } from '../../hal';
+import { LOG_LEVELS } from '../../hal/log';
+import { AzureHubClient } from '../iot/azure/hub-client';
+import { provisionDevice } from '../iot/azure/dps-client';
+import { halCodec } from '../iot/azure/hal-codec';
+import { deriveGroupDeviceKey } from '../iot/azure/sas';
+import type { JsonObject, JsonValue } from '../iot/azure/types';
+import { OtaService } from '../ota/ota-service';
+import type { OtaStatus } from '../ota/agent';
 import type { AppConfig } from './config';
 import { readTlsOptions } from './credentials';
-import { openSensors, type Reading, type Sensor } from './sensors';
+import { applyDesiredProperties, defaultRulesConfig, RulesEngine, type Alert, type RulesConfig, type RulesOutput } from './rules';
+import { openSensors, type Sensor } from './sensors';
+import { AzureUplink, MqttUplink, type Uplink } from './uplink';
+
+const AZURE_DOMAIN = 'azure';
+/** How long the reboot method waits before restarting, so its answer reaches the hub. */
+const REBOOT_DELAY_MS = 1000;
 
 export class Application {
   private readonly sensors: Sensor[];
-  private readonly mqtt: MqttClient;
-  private readonly telemetryTopic: string;
-  private telemetryTimer: TimerId | undefined;
-  private sequence = 0;
+  private readonly rules: RulesEngine;
+  private rulesConfig: RulesConfig;
+  private uplink: Uplink | undefined;
+  private hub: AzureHubClient | undefined;
+  private ota: OtaService | undefined;
+  private wakeTimer: TimerId | undefined;
   private sampling = false;
+  private sequence = 0;
+  private readonly startedAt: number;
+  private twinReceived = false;
+  private selfTestWaiters: (() => void)[] = [];
 
   constructor(
     private readonly hal: Hal,
     private readonly config: AppConfig,
   ) {
     this.sensors = openSensors(hal);
-    this.telemetryTopic = `devices/${config.deviceId}/messages/events/`;
-    this.mqtt = new MqttClient(
-      hal,
-      {
-        host: config.mqttHost,
-        port: config.mqttPort,
-        tls: config.mqttTls ? readTlsOptions(hal, config.mqttHost) : undefined,
-        clientId: config.deviceId,
-        keepAliveSeconds: config.keepAliveSeconds,
-        username: config.mqttUsername,
-        password: config.mqttPassword === undefined ? undefined : hal.text.encode(config.mqttPassword),
-      },
-      {
-        onConnected: (sessionPresent) => {
-          hal.log.event('connected', { broker: `${config.mqttHost}:${config.mqttPort}`, sessionPresent });
-          if (this.sequence === 0) void this.report();
-        },
-        onDisconnected: (reason, retryInMs) => hal.log.event('disconnected', { reason, retryInMs }),
-      },
-    );
+    this.startedAt = hal.clock.now();
+    this.rulesConfig = defaultRulesConfig(config.telemetryIntervalMs);
+    this.rules = new RulesEngine({ sensors: this.sensors.map((s) => s.name), config: this.rulesConfig, nowMs: this.startedAt });
   }
 
   start(): void {
-    this.mqtt.start();
-    this.telemetryTimer = this.hal.timers.repeat(() => void this.report(), this.config.telemetryIntervalMs);
+    this.schedule();
+    if (this.config.azure) void this.startAzure();
+    else this.startUplink(this.mqttUplink());
   }
 
   stop(): void {
-    if (this.telemetryTimer !== undefined) this.hal.timers.clear(this.telemetryTimer);
-    this.mqtt.stop();
+    if (this.wakeTimer !== undefined) this.hal.timers.clear(this.wakeTimer);
+    this.uplink?.stop();
+    this.ota?.stop();
     for (const sensor of this.sensors) sensor.close();
   }
 
-  /** Samples every sensor, then publishes one message. A failing sensor is reported, not fatal. */
-  private async report(): Promise<void> {
-    if (this.sampling) return; // the previous round is still waiting on a slow sensor
-    this.sampling = true;
-    const readings: { [sensor: string]: Reading } = {};
-    try {
-      for (const sensor of this.sensors) {
+  // ---------------------------------------------------------------- connection
+
+  private mqttUplink(): Uplink {
+    const c = this.config;
+    return new MqttUplink(
+      this.hal,
+      {
+        host: c.mqttHost,
+        port: c.mqttPort,
+        tls: c.mqttTls ? readTlsOptions(this.hal, c.mqttHost) : undefined,
+        deviceId: c.deviceId,
+        keepAliveSeconds: c.keepAliveSeconds,
+        username: c.mqttUsername,
+        password: c.mqttPassword,
+      },
+      this.uplinkEvents(c.mqttHost, c.mqttPort),
+    );
+  }
+
+  private uplinkEvents(host: string, port: number) {
+    return {
+      onConnected: () => {
+        this.hal.log.event('connected', { broker: `${host}:${port}` });
+        this.reportDevice();
+        this.checkSelfTest();
+      },
+      onDisconnected: (reason: string, retryInMs?: number) => this.hal.log.event('disconnected', { reason, retryInMs }),
+    };
+  }
+
+  private startUplink(uplink: Uplink): void {
+    this.uplink = uplink;
+    uplink.start();
+  }
+
+  /** Azure: the hub from settings, or from DPS (cached in settings), then the hub client. */
+  private async startAzure(): Promise<void> {
+    const azure = this.config.azure!;
+    const tlsFor = (host: string) => (this.config.mqttTls ? { ...readTlsOptions(this.hal, host), serverName: host } : undefined);
+    let hubHost = azure.hubHost;
+    let deviceId = this.config.deviceId;
+    if (azure.dps) {
+      const cachedHub = this.hal.kv.get(AZURE_DOMAIN, 'hub');
+      const cachedId = this.hal.kv.get(AZURE_DOMAIN, 'device');
+      if (typeof cachedHub === 'string' && typeof cachedId === 'string') {
+        hubHost = cachedHub;
+        deviceId = cachedId;
+      } else {
+        const dps = azure.dps;
         try {
-          readings[sensor.name] = await sensor.sample();
+          const assignment = await provisionDevice(this.hal, {
+            endpoint: dps.host,
+            port: azure.port,
+            tls: tlsFor(dps.host),
+            idScope: dps.idScope,
+            registrationId: dps.registrationId,
+            auth: azure.x509 ? { kind: 'x509' } : dps.groupKey ? { kind: 'sas-group', groupKey: dps.groupKey } : { kind: 'sas', deviceKey: dps.enrollmentKey! },
+          });
+          hubHost = assignment.assignedHub;
+          deviceId = assignment.deviceId;
+          this.hal.kv.set(AZURE_DOMAIN, 'hub', hubHost);
+          this.hal.kv.set(AZURE_DOMAIN, 'device', deviceId);
+          this.hal.log.event('provisioned', { hub: hubHost, deviceId, registrationId: dps.registrationId });
         } catch (error) {
-          this.hal.log.event('error', { sensor: sensor.name, message: (error as Error).message });
+          this.hal.log.event('error', { during: 'provisioning', message: (error as Error).message });
+          this.hal.timers.set(() => void this.startAzure(), 60_000); // as a device in the field would, try again later
+          return;
         }
       }
+    }
+    const deviceKey =
+      azure.deviceKey ??
+      azure.dps?.enrollmentKey ??
+      (azure.dps?.groupKey ? deriveGroupDeviceKey(halCodec(this.hal), azure.dps.groupKey, azure.dps.registrationId) : undefined);
+    const hub = new AzureHubClient(this.hal, {
+      hostName: hubHost!,
+      deviceId,
+      port: azure.port,
+      tls: tlsFor(hubHost!),
+      auth: azure.x509 || deviceKey === undefined ? { kind: 'x509' } : { kind: 'sas', deviceKey },
+      keepAliveSeconds: this.config.keepAliveSeconds,
+    });
+    this.hub = hub;
+    this.wireHub(hub);
+    this.startUplink(new AzureUplink(hub, this.uplinkEvents(hubHost!, azure.port)));
+    this.startOta(hub);
+  }
+
+  private wireHub(hub: AzureHubClient): void {
+    hub.onTwin((desired) => {
+      this.twinReceived = true;
+      this.applyDesired(desired, undefined, true);
+      this.checkSelfTest();
+    });
+    hub.onDesired((patch, version, full) => {
+      if (!full) this.applyDesired(patch, version, false);
+    });
+    hub.onTwinError((error) => this.hal.log.event('error', { during: 'twin', message: error.message }));
+    hub.onC2D((message) => {
+      this.hal.log.event('c2d', { messageId: message.messageId ?? null, properties: message.properties as JsonObject, body: this.hal.text.decode(message.payload) });
+    });
+    hub.onMethod('reboot', () => {
+      this.hal.log.event('method', { name: 'reboot' });
+      this.hal.timers.set(() => this.hal.system.restart(), REBOOT_DELAY_MS);
+      return { status: 200, payload: { rebootingInMs: REBOOT_DELAY_MS } };
+    });
+    hub.onMethod('getDiagnostics', () => {
+      this.hal.log.event('method', { name: 'getDiagnostics' });
+      return { status: 200, payload: this.diagnostics() };
+    });
+    hub.onMethod('setLogLevel', (payload): { status: number; payload: JsonObject } => {
+      const level = (payload as { level?: unknown } | null)?.level;
+      if (typeof level !== 'string' || !LOG_LEVELS.includes(level as LogLevel)) {
+        return { status: 400, payload: { error: `level must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(level)}` } };
+      }
+      this.hal.log.level = level as LogLevel;
+      this.hal.log.event('method', { name: 'setLogLevel', level });
+      return { status: 200, payload: { level } };
+    });
+    hub.onMethod('updateFirmware', (payload) => {
+      if (!this.ota) return { status: 503, payload: { error: 'the update service is not running yet' } };
+      const result = this.ota.request((payload as { envelope?: unknown } | null)?.envelope ?? payload, { force: true });
+      return { status: result.accepted ? 202 : 400, payload: result as unknown as JsonValue };
+    });
+  }
+
+  /** Desired properties configure the rules at once; each property is acknowledged (IoT Plug and Play). */
+  private applyDesired(desired: JsonObject, version: number | undefined, complete: boolean): void {
+    const result = applyDesiredProperties(this.rulesConfig, desired, {
+      sensors: this.sensors.map((s) => s.name),
+      complete,
+      defaultTelemetryInterval: this.config.telemetryIntervalMs,
+    });
+    this.rulesConfig = result.config;
+    this.emit(this.rules.configure(result.config, this.hal.clock.now()));
+    this.schedule();
+    const av = version ?? (typeof desired.$version === 'number' ? desired.$version : 0);
+    const acks: JsonObject = {};
+    for (const [name, ack] of Object.entries(result.acks)) acks[name] = { ...(ack as object), av } as JsonValue;
+    if (Object.keys(acks).length > 0) this.hub?.reportProperties(acks);
+    this.hal.log.event('configured', { telemetryInterval: result.config.telemetryInterval, errors: result.errors.map((e) => e.message) });
+    const firmware = desired.firmware;
+    if (firmware !== undefined && firmware !== null && this.ota) {
+      const answer = this.ota.request(firmware);
+      if (!answer.accepted) this.hal.log.event('ota', { state: 'refused', reason: answer.reason ?? 'refused' });
+    }
+  }
+
+  private startOta(hub: AzureHubClient): void {
+    const publicKey = this.config.otaPublicKey ? this.hal.text.fromHex(this.config.otaPublicKey) : undefined;
+    this.ota = new OtaService(this.hal, {
+      publicKey,
+      tls: this.config.mqttTls ? readTlsOptions(this.hal, this.config.azure?.hubHost ?? '') : undefined,
+      selfTest: () => new Promise<void>((resolve) => this.waitForSelfTest(resolve)),
+      onStatus: (status: OtaStatus) => {
+        this.hal.log.event('ota', { ...status });
+        hub.reportProperties({ firmwareUpdate: { ...status } as JsonObject });
+      },
+    });
+    this.ota.start();
+  }
+
+  /** The new image is healthy once it is connected and has its twin. */
+  private waitForSelfTest(resolve: () => void): void {
+    this.selfTestWaiters.push(resolve);
+    this.checkSelfTest();
+  }
+
+  private checkSelfTest(): void {
+    if (!this.uplink?.connected || (this.hub && !this.twinReceived)) return;
+    const waiters = this.selfTestWaiters;
+    this.selfTestWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private reportDevice(): void {
+    this.hub?.reportProperties({
+      firmwareVersion: this.hal.system.firmwareVersion(),
+      board: this.hal.board.name,
+      resetReason: this.hal.system.resetReason(),
+      freeHeap: this.hal.system.freeHeap(),
+      uptimeMs: this.hal.clock.now() - this.startedAt,
+      sensors: this.sensors.map((s) => s.name),
+    });
+  }
+
+  private diagnostics(): JsonObject {
+    return {
+      firmwareVersion: this.hal.system.firmwareVersion(),
+      board: this.hal.board.name,
+      resetReason: this.hal.system.resetReason(),
+      freeHeap: this.hal.system.freeHeap(),
+      uptimeMs: this.hal.clock.now() - this.startedAt,
+      connected: this.uplink?.connected ?? false,
+      sensors: this.sensors.map((s) => s.name),
+      telemetryInterval: this.rulesConfig.telemetryInterval,
+      logLevel: this.hal.log.level,
+      messagesSent: this.sequence,
+    };
+  }
+
+  // ---------------------------------------------------------------- sampling
+
+  /** Sets the one timer for the next sampling or max-silence report the rules ask for. */
+  private schedule(): void {
+    if (this.wakeTimer !== undefined) this.hal.timers.clear(this.wakeTimer);
+    this.wakeTimer = undefined;
+    const now = this.hal.clock.now();
+    const wake = this.rules.nextWakeAt(now);
+    if (wake === undefined) return;
+    this.wakeTimer = this.hal.timers.set(() => {
+      this.wakeTimer = undefined;
+      void this.wake();
+    }, Math.max(0, wake - now));
+  }
+
+  private async wake(): Promise<void> {
+    if (this.sampling) return; // the previous round still waits on a slow sensor; it reschedules
+    this.sampling = true;
+    try {
+      const outputs: RulesOutput[] = [this.rules.flushDue(this.hal.clock.now())];
+      const due = this.rules.nextSampleDue(this.hal.clock.now());
+      if (due && due.atMs <= this.hal.clock.now()) {
+        for (const name of due.sensors) {
+          const sensor = this.sensors.find((s) => s.name === name);
+          if (!sensor) continue;
+          try {
+            outputs.push(this.rules.addReading(name, await sensor.sample(), this.hal.clock.now()));
+          } catch (error) {
+            this.rules.sampleFailed(name, this.hal.clock.now());
+            this.hal.log.event('error', { sensor: name, message: (error as Error).message });
+          }
+        }
+      }
+      this.emit(...outputs);
     } finally {
       this.sampling = false;
+      this.schedule();
     }
+  }
+
+  /** Sends what the rules produced: one telemetry message with every report, one message per alert. */
+  private emit(...outputs: RulesOutput[]): void {
+    const readings: { [sensor: string]: { [quantity: string]: number } } = {};
+    for (const output of outputs) {
+      for (const sensor of Object.keys(output.report ?? {})) readings[sensor] = { ...readings[sensor], ...output.report![sensor] };
+      for (const alert of output.alerts) this.sendAlert(alert);
+    }
+    if (Object.keys(readings).length > 0) this.send('telemetry', { readings }, {});
+  }
+
+  private sendAlert(alert: Alert): void {
+    this.send('alert', { alert: { ...alert } }, { priority: 'high', messageType: 'alert' });
+  }
+
+  private send(kind: 'telemetry' | 'alert', body: JsonObject, properties: { [name: string]: string }): void {
     const seq = ++this.sequence;
-    const payload = this.hal.text.encode(JSON.stringify({ seq, uptimeMs: this.hal.clock.now(), readings }));
-    // QoS 1: the session holds the message, across reconnections, until the broker acknowledges it.
-    try {
-      this.mqtt.publish(this.telemetryTopic, payload, { qos: 1 });
-    } catch (error) {
-      if (!(error instanceof MqttSessionError)) throw error;
-      this.hal.log.event('telemetry', { seq, readings, sent: false, reason: error.message });
+    const payload = this.hal.text.encode(JSON.stringify({ seq, uptimeMs: this.hal.clock.now(), ...body }));
+    const fields = { seq, ...body, bytes: payload.length } as unknown as LogFields;
+    if (!this.uplink) {
+      this.hal.log.event(kind, { ...fields, sent: false, reason: 'not connected yet' });
       return;
     }
-    this.hal.log.event('telemetry', { seq, readings, sent: true, online: this.mqtt.connected, bytes: payload.length });
+    try {
+      this.uplink.send(payload, properties);
+    } catch (error) {
+      this.hal.log.event(kind, { ...fields, sent: false, reason: (error as Error).message });
+      return;
+    }
+    this.hal.log.event(kind, { ...fields, sent: true, online: this.uplink.connected });
   }
 }

@@ -15,6 +15,22 @@ export interface AppConfig {
   mqttPassword?: string;
   keepAliveSeconds: number;
   telemetryIntervalMs: number;
+  /** Azure IoT Hub, when set: the hub's host name (or the DPS assignment gives it). */
+  azure?: AzureConfig;
+  /** The OTA signing key (raw P-256, hex) when not the one built in. */
+  otaPublicKey?: string;
+}
+
+export interface AzureConfig {
+  /** The hub host name; absent when DPS assigns it. */
+  hubHost?: string;
+  /** MQTT port of the hub (and of DPS); 8883 unless a local hub listens elsewhere. */
+  port: number;
+  /** Device key (base64) for SAS; absent with X.509 or a DPS group key. */
+  deviceKey?: string;
+  /** X.509 client certificate from settings (mqtt/cert, mqtt/key) instead of SAS. */
+  x509: boolean;
+  dps?: { idScope: string; host: string; registrationId: string; groupKey?: string; enrollmentKey?: string };
 }
 
 export class ConfigError extends Error {
@@ -43,9 +59,35 @@ function integer(config: DeviceConfig, key: string, fallback: number, min: numbe
 
 export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): AppConfig {
   const optional = (key: string) => (typeof config[key] === 'string' && config[key] !== '' ? (config[key] as string) : undefined);
+  const deviceId = text(config, 'deviceId', fallbackDeviceId);
+  const idScope = optional('dpsIdScope');
+  const hubHost = optional('hubHost');
+  const azure: AzureConfig | undefined =
+    idScope || hubHost
+      ? {
+          hubHost,
+          port: integer(config, 'hubPort', 8883, 1, 65535),
+          deviceKey: optional('deviceKey'),
+          x509: config.auth === 'x509',
+          dps: idScope
+            ? {
+                idScope,
+                host: text(config, 'dpsHost', 'global.azure-devices-provisioning.net'),
+                registrationId: optional('registrationId') ?? deviceId,
+                groupKey: optional('dpsGroupKey'),
+                enrollmentKey: optional('dpsEnrollmentKey'),
+              }
+            : undefined,
+        }
+      : undefined;
+  if (azure && !azure.x509 && !azure.deviceKey && !azure.dps?.groupKey && !azure.dps?.enrollmentKey) {
+    throw new ConfigError('Azure IoT Hub needs credentials: set deviceKey (SAS), dpsGroupKey or dpsEnrollmentKey (DPS), or auth=x509 with a certificate in settings');
+  }
   return {
-    deviceId: text(config, 'deviceId', fallbackDeviceId),
-    mqttHost: text(config, 'mqttHost'),
+    azure,
+    otaPublicKey: optional('otaPublicKey'),
+    deviceId,
+    mqttHost: azure ? (optional('mqttHost') ?? azure.hubHost ?? '') : text(config, 'mqttHost'),
     mqttPort: integer(config, 'mqttPort', 1883, 1, 65535),
     mqttTls: config.mqttTls === true || config.mqttTls === 'true',
     mqttUsername: optional('mqttUsername'),

@@ -1,0 +1,93 @@
+/**
+ * Where telemetry goes: a plain MQTT broker (the generic profile: IoT Hub's topic names, no
+ * authentication beyond TLS) or Azure IoT Hub (SAS or X.509, twin, methods, C2D). The
+ * application talks to this interface and does not care which.
+ */
+import type { Hal, TlsOptions } from '../../hal';
+import { AzureHubClient } from '../iot/azure/hub-client';
+import { MqttClient } from '../iot/mqtt/client';
+
+export interface UplinkEvents {
+  onConnected?(): void;
+  onDisconnected?(reason: string, retryInMs?: number): void;
+  onPublished?(packetId: number): void;
+}
+
+export interface Uplink {
+  readonly connected: boolean;
+  start(): void;
+  stop(): void;
+  /** Sends with QoS 1; returns the packet id. Throws when the QoS 1 queue is full. */
+  send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number;
+}
+
+/** Generic MQTT: telemetry on `devices/{id}/messages/events/` with the properties URL-encoded. */
+export class MqttUplink implements Uplink {
+  private readonly client: MqttClient;
+  private readonly topic: string;
+
+  constructor(hal: Hal, options: { host: string; port: number; tls?: TlsOptions; deviceId: string; keepAliveSeconds: number; username?: string; password?: string }, events: UplinkEvents) {
+    this.topic = `devices/${options.deviceId}/messages/events/`;
+    this.client = new MqttClient(
+      hal,
+      {
+        host: options.host,
+        port: options.port,
+        tls: options.tls,
+        clientId: options.deviceId,
+        keepAliveSeconds: options.keepAliveSeconds,
+        username: options.username,
+        password: options.password === undefined ? undefined : hal.text.encode(options.password),
+      },
+      {
+        onConnected: () => events.onConnected?.(),
+        onDisconnected: (reason, retryInMs) => events.onDisconnected?.(reason, retryInMs),
+        onPublished: (packetId) => events.onPublished?.(packetId),
+      },
+    );
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  start(): void {
+    this.client.start();
+  }
+
+  stop(): void {
+    this.client.stop();
+  }
+
+  send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number {
+    const bag = Object.keys(properties)
+      .map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(properties[name])}`)
+      .concat(messageId === undefined ? [] : [`%24.mid=${encodeURIComponent(messageId)}`])
+      .join('&');
+    return this.client.publish(this.topic + bag, payload, { qos: 1 }) as number;
+  }
+}
+
+/** Azure IoT Hub: the hub client carries telemetry; the app uses its twin, methods and C2D too. */
+export class AzureUplink implements Uplink {
+  constructor(readonly hub: AzureHubClient, events: UplinkEvents) {
+    hub.onConnectionChange((connected, reason) => (connected ? events.onConnected?.() : events.onDisconnected?.(reason ?? 'disconnected')));
+    hub.onPublished((packetId) => events.onPublished?.(packetId));
+  }
+
+  get connected(): boolean {
+    return this.hub.connected;
+  }
+
+  start(): void {
+    this.hub.start();
+  }
+
+  stop(): void {
+    this.hub.stop();
+  }
+
+  send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number {
+    return this.hub.sendTelemetry(payload, properties, 'application/json', messageId === undefined ? {} : { messageId });
+  }
+}
