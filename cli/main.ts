@@ -2,13 +2,21 @@
 import { FirmwareError } from '../host-sim/engines/engine';
 import { SimulationError } from '../host-sim/simulation';
 import { UsageError } from './duration';
+import { hubCommand } from './hub-commands';
 import { simCommand } from './sim-command';
 
 const USAGE = `usage: thingkit <command> [options]
 
 commands:
-  sim      run simulated devices against a broker (thingkit sim --help)
+  sim                 run simulated devices against the local hub or a broker (thingkit sim --help)
+  hub                 run the local IoT hub (thingkit hub --help)
+  device, twin, method, c2d, enroll, telemetry, logs
+                      talk to a running hub: registry, twins, direct methods, cloud-to-device
+                      messages, DPS enrollments (--hub URL; see thingkit hub --help)
 `;
+
+/** Commands that talk to a running hub over its HTTP API. */
+const HUB_CLIENT_COMMANDS = new Set(['device', 'twin', 'method', 'c2d', 'enroll', 'telemetry', 'logs']);
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -16,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'sim':
         return await simCommand(rest);
+      case 'hub':
+        return await hubCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -23,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"; commands: sim`);
+        if (HUB_CLIENT_COMMANDS.has(command)) return await hubCommand([command, ...rest]);
+        throw new UsageError(`unknown command "${command}"; commands: sim, hub, ${[...HUB_CLIENT_COMMANDS].join(', ')}`);
     }
   } catch (error) {
     if (error instanceof UsageError) {

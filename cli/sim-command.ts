@@ -18,9 +18,12 @@ broker and prints what each device does.
   --board NAME         board definition (default esp32-devkitc; known: ${Object.keys(boards).join(', ')})
   --for DURATION       stop after this much simulated time (30s, 10m, 2h, 1d); default: until Ctrl-C
   --virtual-time       run on virtual time: a simulated hour takes about a second
-  --broker URL         mqtt://HOST:PORT or mqtts://HOST:PORT of a running broker
-                       (default: start an embedded one)
-  --tls                with the embedded broker: mutual TLS from a development PKI
+                       Without --broker or --bare: the local IoT hub starts (TLS, Azure IoT
+                       Hub and DPS protocols, HTTP API) and devices provision through DPS.
+  --broker URL         mqtt://HOST:PORT or mqtts://HOST:PORT of a running broker (generic MQTT)
+  --bare               an embedded plain MQTT broker instead of the local hub
+  --tls                with --bare: mutual TLS from a development PKI
+  --hub-http-port N    the local hub's HTTP API port (default: a free one)
   --ca FILE            PEM CA that signed the broker's certificate (for an mqtts:// broker)
   --cert FILE          PEM client certificate for the devices (mutual TLS)
   --key FILE           PEM private key of that certificate
@@ -42,6 +45,8 @@ interface SimArguments {
   stateDir?: string;
   json: boolean;
   sensors?: string;
+  bare: boolean;
+  hubHttpPort?: number;
   tls: boolean;
   ca?: string;
   cert?: string;
@@ -64,6 +69,8 @@ export function parseSimArguments(argv: string[]): SimArguments {
         state: { type: 'string' },
         json: { type: 'boolean', default: false },
         tls: { type: 'boolean', default: false },
+        bare: { type: 'boolean', default: false },
+        'hub-http-port': { type: 'string' },
         sensors: { type: 'string' },
         ca: { type: 'string' },
         cert: { type: 'string' },
@@ -95,9 +102,17 @@ export function parseSimArguments(argv: string[]): SimArguments {
     stateDir: v.state,
     json: v.json!,
     tls: v.tls!,
+    bare: v.bare! || v.tls!,
+    hubHttpPort: v['hub-http-port'] === undefined ? undefined : port(v['hub-http-port'], '--hub-http-port'),
     sensors: v.sensors,
     ...tlsFiles(v),
   };
+}
+
+function port(text: string, option: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > 65535) throw new UsageError(`${option} must be a port number from 1 to 65535 (got "${text}")`);
+  return value;
 }
 
 function tlsFiles(v: { tls?: boolean; broker?: string; ca?: string; cert?: string; key?: string }) {
@@ -149,6 +164,8 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
       broker: args.broker,
       stateDir: args.stateDir,
       sensors: args.sensors,
+      hub: !args.broker && !args.bare,
+      hubHttpPort: args.hubHttpPort,
       tls: args.tls ? {} : args.ca ? { ca: args.ca, clientCertificate: args.cert ? () => ({ cert: args.cert!, key: args.key! }) : undefined } : undefined,
       config,
       sink,
@@ -159,7 +176,9 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
   }
   if (!args.json) {
     const until = args.durationMs === undefined ? 'until Ctrl-C' : `for ${formatDuration(args.durationMs)}`;
-    out(`thingkit: ${args.devices} device(s) on ${args.engine}, ${args.virtualTime ? 'virtual' : 'real'} time, broker ${simulation.brokerUrl}, ${until}`);
+    const hub = simulation.localHub;
+    const where = hub ? `local hub ${hub.mqttUrl} (HTTP API ${hub.httpUrl})` : `broker ${simulation.brokerUrl}`;
+    out(`thingkit: ${args.devices} device(s) on ${args.engine}, ${args.virtualTime ? 'virtual' : 'real'} time, ${where}, ${until}`);
   }
   const interrupt = () => void simulation.stop();
   process.once('SIGINT', interrupt);

@@ -10,6 +10,8 @@ export interface EmbeddedBrokerOptions {
   /** 0 (default) picks a free port. */
   port?: number;
   tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
+  /** Sees every accepted connection (the simulator watches them to know when the broker is idle). */
+  observeConnection?: (socket: net.Socket) => void;
 }
 
 export interface EmbeddedBroker {
@@ -47,6 +49,8 @@ async function listen(options: EmbeddedBrokerOptions, port: number): Promise<Run
   const connections = new Set<net.Socket>();
   server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     connections.add(socket);
+    socket.setNoDelay(true); // MQTT answers are small: Nagle would hold them until the device sends again
+    options.observeConnection?.(socket);
     socket.on('close', () => connections.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {

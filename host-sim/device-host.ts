@@ -55,6 +55,11 @@ export interface DeviceHostOptions {
   requestRestart(): void;
   /** Called when a flash operation lost the power: the device is off from here on. */
   powerLost(error: Error): void;
+  /**
+   * Unix ms at simulation time 0 when the network gives the device the time (as SNTP does
+   * before a Moddable app starts); absent, the wall clock stays unset until the firmware sets it.
+   */
+  wallClockAtZero?: number;
 }
 
 /** What one boot of the device has: its flash as opened by this boot, and its update slots. */
@@ -76,7 +81,9 @@ export class DeviceHost {
   private readonly partitionViews = new Map<string, FlashPartition>();
   private resources: BootResources | undefined;
 
-  constructor(private readonly options: DeviceHostOptions) {}
+  constructor(private readonly options: DeviceHostOptions) {
+    this.wallOffset = options.wallClockAtZero;
+  }
 
   /** Milliseconds since this boot, the firmware's `clock.now()`. */
   deviceTime(): number {

@@ -46,6 +46,8 @@ export interface DeviceOptions {
   openFlash(): FlashImage;
   buses: SimI2CBus[];
   engineKind: 'xs' | 'node';
+  /** Unix ms at simulation time 0, when the device gets the time from the network. */
+  wallClockAtZero?: number;
   /** A fresh engine of `engineKind` for each boot, running the booted image. */
   createEngine(image: BootedImage): Engine;
   sink: SimEventSink;
@@ -80,6 +82,7 @@ export class Device implements Quiescent {
       requestRestart: () => {
         this.restartRequested = true;
       },
+      wallClockAtZero: options.wallClockAtZero,
       powerLost: () => {
         this.powerFailed = true;
       },

@@ -5,6 +5,9 @@
  * - after bytes arrive, wait `afterReadMs` of silence (more may follow);
  * - after bytes are sent with no reply yet, wait up to `replyWaitMs` for one (a QoS 0
  *   publish never gets one; a CONNECT, SUBSCRIBE or PINGREQ does).
+ * - a server run in this process (the embedded broker, the local hub) that read a request and
+ *   has not written since is still working on it: wait up to `replyWaitMs` for its answer
+ *   (the hub may touch its database first).
  * Loopback replies take well under a millisecond; the margins absorb a loaded machine. Almost
  * everything the device sends is answered (PUBLISH QoS 1, PINGREQ, CONNECT, SUBSCRIBE), so the
  * long reply wait is paid only for what never gets an answer.
@@ -22,6 +25,8 @@ export const DEFAULT_NET_QUIET: NetQuietOptions = { afterReadMs: 5, replyWaitMs:
 export class NetQuiet implements Quiescent {
   private lastRead = 0;
   private lastWrite = 0;
+  private serverLastRead = 0;
+  private serverLastWrite = 0;
   private connecting = new Map<number, number>();
   private nextToken = 1;
 
@@ -33,6 +38,16 @@ export class NetQuiet implements Quiescent {
 
   wrote(): void {
     this.lastWrite = performance.now();
+  }
+
+  /** Watches a connection accepted by an in-process server. */
+  observeServerSocket(socket: import('node:net').Socket): void {
+    socket.on('data', () => (this.serverLastRead = performance.now()));
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    socket.write = ((...args: unknown[]) => {
+      this.serverLastWrite = performance.now();
+      return write(...args);
+    }) as typeof socket.write;
   }
 
   /** Marks a connection attempt; call the returned function when it resolves either way. */
@@ -58,6 +73,7 @@ export class NetQuiet implements Quiescent {
     for (const started of this.connecting.values()) wait = Math.max(wait, started + this.options.connectWaitMs - now);
     wait = Math.max(wait, this.lastRead + this.options.afterReadMs - now);
     if (this.lastWrite > this.lastRead) wait = Math.max(wait, this.lastWrite + this.options.replyWaitMs - now);
+    if (this.serverLastRead > this.serverLastWrite) wait = Math.max(wait, this.serverLastRead + this.options.replyWaitMs - now);
     return wait;
   }
 }

@@ -29,6 +29,10 @@ import { NetQuiet } from './net-quiet';
 import { Scheduler, type TimeMode } from './scheduler';
 import type { SimEventSink } from './sim-event';
 import { boot } from '../firmware/main';
+import { startHub, type Hub } from '../hub/hub';
+
+/** The enrollment group the simulated devices provision under. */
+const SIMULATED_FLEET = 'thingkit-simulated-fleet';
 import { CREDENTIALS_DOMAIN } from '../firmware/app/credentials';
 import { developmentPki, pemToDer, readPem } from './tls/certificates';
 
@@ -50,6 +54,18 @@ export interface SimulationOptions {
   firmwareModule?: string;
   /** Flash this build even over a device that already holds firmware (with `stateDir`). */
   reflash?: boolean;
+  /**
+   * Start the local IoT hub (MQTT over TLS with the Azure IoT Hub and DPS protocols, HTTP
+   * API, SQLite in the state folder) instead of a bare broker; devices provision through DPS
+   * with an enrollment group's key. Not with `broker`.
+   */
+  hub?: boolean;
+  /** Whether devices get the wall-clock time from the network at boot (default true, as SNTP gives it). */
+  timeSync?: boolean;
+  /** The hub's HTTP API port with `hub` (default: a free one). */
+  hubHttpPort?: number;
+  /** The hub's MQTT port with `hub` (default: a free one). */
+  hubMqttPort?: number;
   /**
    * TLS to the broker. With an embedded broker: `true` makes a development PKI in the state
    * folder and requires every device's client certificate. With `broker`: the CA that signed
@@ -79,8 +95,12 @@ export class Simulation {
   readonly devices: Device[] = [];
   private readonly images: FlashImage[] = [];
   private broker: EmbeddedBroker | undefined;
+  private hub: Hub | undefined;
   private temporaryState: string | undefined;
   private stopped = false;
+  /** Unix ms at simulation time 0: virtual time runs on from the moment the run started. */
+  private readonly wallClockAtZero = Date.now();
+  private readonly netQuiet = new NetQuiet();
 
   private constructor(
     readonly options: SimulationOptions,
@@ -112,11 +132,16 @@ export class Simulation {
 
   /** The broker devices connect to. */
   get brokerUrl(): string {
-    return this.broker?.url ?? this.options.broker!;
+    return this.hub?.mqttUrl ?? this.broker?.url ?? this.options.broker!;
   }
 
   get embeddedBroker(): EmbeddedBroker | undefined {
     return this.broker;
+  }
+
+  /** The local IoT hub, when the simulation started one. */
+  get localHub(): Hub | undefined {
+    return this.hub;
   }
 
   /** Runs until `durationMs` of simulation time has passed, or until `stop()`. */
@@ -131,6 +156,7 @@ export class Simulation {
     await Promise.all(this.devices.map((device) => device.stop()));
     for (const image of this.images) image.close();
     await this.broker?.close();
+    await this.hub?.close();
     if (this.temporaryState) rmSync(this.temporaryState, { recursive: true, force: true });
   }
 
@@ -147,14 +173,21 @@ export class Simulation {
       sensorConfig = { sensors: sensorsConfig(fitted) };
     }
     const stateDir = o.stateDir ?? (this.temporaryState = mkdtempSync(path.join(os.tmpdir(), 'thingkit-sim-')));
-    const tls = o.tls && !o.broker ? this.embeddedTls(stateDir) : o.tls;
-    const { host, port, secure } = o.broker ? await reachBroker(o.broker) : await this.startBroker(tls !== undefined, stateDir);
+    this.scheduler.addQuiescent(this.netQuiet);
+    if (o.hub && o.broker) throw new SimulationError('the local hub is its own broker: leave out --broker, or --hub');
+    // The hub authenticates devices by SAS: they need only the CA; the bare broker wants their certificates.
+    const tls = o.hub ? { ca: readPem(developmentPki(path.join(stateDir, 'pki')).ca.cert) } : o.tls && !o.broker ? this.embeddedTls(stateDir) : o.tls;
+    const azure = o.hub ? await this.startLocalHub(stateDir) : undefined;
+    const { host, port, secure } = azure
+      ? { host: azure.host, port: azure.port, secure: true }
+      : o.broker
+        ? await reachBroker(o.broker)
+        : await this.startBroker(tls !== undefined, stateDir);
     if (o.broker && secure && !tls) {
       throw new SimulationError(`${o.broker} is TLS: give the CA that signed the broker's certificate (--ca FILE)`);
     }
     const firmware = factoryFirmware(this.board.name, o.firmwareModule);
-    const netQuiet = new NetQuiet();
-    this.scheduler.addQuiescent(netQuiet);
+    const netQuiet = this.netQuiet;
     for (let n = 1; n <= o.devices; n++) {
       const id = `${this.board.name}-${String(n).padStart(3, '0')}`;
       const deviceDir = path.join(stateDir, 'devices', id);
@@ -184,12 +217,22 @@ export class Simulation {
       const device = new Device({
         id,
         board: this.board,
-        config: { deviceId: id, mqttHost: host, mqttPort: port, mqttTls: tls !== undefined, ...(tls?.verify === false ? { mqttTlsVerify: false } : {}), ...sensorConfig, ...o.config },
+        config: {
+          deviceId: id,
+          mqttHost: host,
+          mqttPort: port,
+          mqttTls: tls !== undefined,
+          ...(tls?.verify === false ? { mqttTlsVerify: false } : {}),
+          ...(azure ? { dpsIdScope: azure.idScope, dpsHost: azure.host, hubPort: azure.port, dpsGroupKey: azure.groupKey, registrationId: id } : {}),
+          ...sensorConfig,
+          ...o.config,
+        },
         scheduler: this.scheduler,
         netQuiet,
         openFlash,
         buses,
         engineKind: o.engine,
+        wallClockAtZero: o.timeSync === false ? undefined : this.wallClockAtZero,
         createEngine: (image): Engine => {
           if (o.engine === 'xs') return new XsEngine({ name: id, bundle: image.bundle });
           // The Node engine runs this source tree in-process when the image is its build; anything else (an update) in a V8 context.
@@ -210,11 +253,36 @@ export class Simulation {
       const pki = developmentPki(path.join(stateDir, 'pki'));
       this.broker = await startEmbeddedBroker({
         tls: { key: readPem(pki.server.key), cert: readPem(pki.server.cert), ca: readPem(pki.ca.cert), requestCert: true },
+        observeConnection: (socket) => this.netQuiet.observeServerSocket(socket),
       });
     } else {
-      this.broker = await startEmbeddedBroker();
+      this.broker = await startEmbeddedBroker({ observeConnection: (socket) => this.netQuiet.observeServerSocket(socket) });
     }
     return { host: this.broker.host, port: this.broker.port, secure };
+  }
+
+  /** Starts the local hub with an enrollment group for the simulated fleet. */
+  private async startLocalHub(stateDir: string): Promise<{ host: string; port: number; idScope: string; groupKey: string }> {
+    const pki = developmentPki(path.join(stateDir, 'pki'));
+    const idScope = '0ne00thingkit';
+    try {
+      this.hub = await startHub({
+        dataFile: path.join(stateDir, 'hub.db'),
+        mqttPort: this.options.hubMqttPort ?? 0,
+        httpPort: this.options.hubHttpPort ?? 0,
+        tls: { key: readPem(pki.server.key), cert: readPem(pki.server.cert), ca: readPem(pki.ca.cert) },
+        hostName: '127.0.0.1',
+        idScope,
+        dpsRetryAfterSeconds: 1, // a local hub assigns at once; keep the first connection quick
+        observeConnection: (socket) => this.netQuiet.observeServerSocket(socket),
+      });
+    } catch (error) {
+      throw new SimulationError(`cannot start the local hub: ${(error as Error).message}`);
+    }
+    const existing = this.hub.store.enrollments.getGroup(SIMULATED_FLEET);
+    const group = existing ?? this.hub.store.enrollments.putGroup(SIMULATED_FLEET, { attestation: { type: 'symmetricKey', symmetricKey: {} } }).group;
+    const groupKey = (group.attestation as { symmetricKey: { primaryKey: string } }).symmetricKey.primaryKey;
+    return { host: '127.0.0.1', port: this.hub.mqttPort, idScope, groupKey };
   }
 
   /** The embedded broker's TLS: a development PKI with a client certificate per device. */

@@ -22,6 +22,8 @@ import { openSensors, type Sensor } from './sensors';
 import { AzureUplink, MqttUplink, type Uplink } from './uplink';
 
 const AZURE_DOMAIN = 'azure';
+/** Messages kept while there is no uplink yet (provisioning); the persistent outbox will replace this. */
+const MAX_EARLY_MESSAGES = 16;
 /** How long the reboot method waits before restarting, so its answer reaches the hub. */
 const REBOOT_DELAY_MS = 1000;
 
@@ -38,6 +40,7 @@ export class Application {
   private readonly startedAt: number;
   private twinReceived = false;
   private selfTestWaiters: (() => void)[] = [];
+  private early: { kind: 'telemetry' | 'alert'; payload: Uint8Array; properties: { [name: string]: string }; fields: LogFields }[] = [];
 
   constructor(
     private readonly hal: Hal,
@@ -95,6 +98,9 @@ export class Application {
   private startUplink(uplink: Uplink): void {
     this.uplink = uplink;
     uplink.start();
+    const early = this.early;
+    this.early = [];
+    for (const message of early) this.transmit(message.kind, message.payload, message.properties, message.fields);
   }
 
   /** Azure: the hub from settings, or from DPS (cached in settings), then the hub client. */
@@ -322,9 +328,15 @@ export class Application {
     const payload = this.hal.text.encode(JSON.stringify({ seq, uptimeMs: this.hal.clock.now(), ...body }));
     const fields = { seq, ...body, bytes: payload.length } as unknown as LogFields;
     if (!this.uplink) {
-      this.hal.log.event(kind, { ...fields, sent: false, reason: 'not connected yet' });
+      if (this.early.length < MAX_EARLY_MESSAGES) this.early.push({ kind, payload, properties, fields });
+      else this.hal.log.event(kind, { ...fields, sent: false, reason: `no uplink yet and ${MAX_EARLY_MESSAGES} messages already wait` });
       return;
     }
+    this.transmit(kind, payload, properties, fields);
+  }
+
+  private transmit(kind: 'telemetry' | 'alert', payload: Uint8Array, properties: { [name: string]: string }, fields: LogFields): void {
+    if (!this.uplink) return;
     try {
       this.uplink.send(payload, properties);
     } catch (error) {

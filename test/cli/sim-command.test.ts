@@ -64,9 +64,11 @@ describe('thingkit sim', () => {
   });
 
   test('in real time, prints boot, connect and telemetry lines for people', async () => {
-    const result = await thingkit('sim', '--for', '3s');
+    const result = await thingkit('sim', '--for', '6s');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/esp32-devkitc-001 \[xs\] boot +version=1\.0\.0/);
+    expect(result.stdout).toMatch(/thingkit: 1 device\(s\) on xs, real time, local hub mqtts:\/\/127\.0\.0\.1:\d+ \(HTTP API http:\/\/127\.0\.0\.1:\d+\)/);
+    expect(result.stdout).toMatch(/\[xs\] provisioned +hub=127\.0\.0\.1 deviceId=esp32-devkitc-001/);
     expect(result.stdout).toMatch(/\[xs\] connected/);
     expect(result.stdout).toMatch(/\[xs\] telemetry +seq=1 readings=\{"sht31":\{"temperature":[\d.-]+,"humidity":[\d.]+\}\}/);
     expect(result.stdout).toMatch(/thingkit: done in/);
@@ -113,6 +115,6 @@ describe('thingkit sim', () => {
   test('an unknown command names the commands', async () => {
     const result = await thingkit('simulate');
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/unknown command "simulate"; commands: sim/);
+    expect(result.stderr).toMatch(/unknown command "simulate"; commands: sim, hub, device, twin/);
   });
 });

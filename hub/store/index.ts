@@ -1,0 +1,74 @@
+/**
+ * The hub's persistent state in one SQLite file (WAL): the device registry, twins, pending
+ * cloud-to-device messages, the method-call log, DPS enrollments and registrations, and recent telemetry.
+ */
+import { openDatabase, SCHEMA_VERSION, StoreError, type Db } from './database';
+import { C2dStore } from './c2d';
+import { EnrollmentStore } from './enrollments';
+import { MethodLog } from './methods';
+import { DeviceRegistry } from './registry';
+import { TelemetryStore } from './telemetry';
+import { TwinStore } from './twins';
+
+export { SCHEMA_VERSION, StoreError };
+export type { C2dAck, C2dMessage, C2dState, FeedbackStatus, NewC2dMessage } from './c2d';
+export type { Attestation, Enrollment, EnrollmentGroup, InitialTwin, Registration } from './enrollments';
+export type { MethodCall, MethodOutcome } from './methods';
+export type { AuthenticationType, Device, DeviceAuthentication, DeviceStatus, NewDevice } from './registry';
+export type { TelemetryMessage } from './telemetry';
+export type { Twin, TwinUpdate, TwinUpdateResult } from './twins';
+export { C2dStore, EnrollmentStore };
+
+export interface HubStoreOptions {
+  /** The SQLite file (created if missing), or ':memory:'. */
+  file: string;
+  /** Telemetry messages kept per device (default 1000). */
+  telemetryPerDevice?: number;
+  /** The clock, ms since 1970 (tests inject one). */
+  now?: () => number;
+}
+
+export class HubStore {
+  readonly devices: DeviceRegistry;
+  readonly twins: TwinStore;
+  readonly c2d: C2dStore;
+  readonly methods: MethodLog;
+  readonly enrollments: EnrollmentStore;
+  readonly telemetry: TelemetryStore;
+  private closed = false;
+
+  private constructor(
+    readonly db: Db,
+    readonly file: string,
+    now: () => number,
+    telemetryPerDevice: number,
+  ) {
+    this.twins = new TwinStore(db, now);
+    this.devices = new DeviceRegistry(db, now, (deviceId, at) => this.twins.create(deviceId, at));
+    this.c2d = new C2dStore(db, now);
+    this.methods = new MethodLog(db, now);
+    this.enrollments = new EnrollmentStore(db, now);
+    this.telemetry = new TelemetryStore(db, now, telemetryPerDevice);
+  }
+
+  static open(options: HubStoreOptions): HubStore {
+    const perDevice = options.telemetryPerDevice ?? 1000;
+    if (!Number.isInteger(perDevice) || perDevice < 1) throw new StoreError(`telemetryPerDevice must be a whole number of at least 1 (got ${perDevice})`);
+    return new HubStore(openDatabase(options.file), options.file, options.now ?? Date.now, perDevice);
+  }
+
+  /** Runs `fn` in one transaction (all or nothing). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
