@@ -1,0 +1,93 @@
+/**
+ * Azure IoT Hub end to end, on both engines, against the local hub: the device provisions
+ * through DPS (enrollment group key), connects with SAS, reports its twin, applies
+ * `telemetryInterval` and acknowledges it, answers direct methods and receives C2D messages.
+ */
+import { ENGINES, startSimulation, type TestRun } from '../support/simulate';
+
+const DEVICE = 'esp32-devkitc-001';
+const MINUTE = 60_000;
+
+describe.each(ENGINES)('the local hub on the %s engine', (engine) => {
+  let run: TestRun;
+
+  beforeAll(async () => {
+    run = await startSimulation({ engine, hub: true });
+    await run.simulation.run(2 * MINUTE);
+  });
+  afterAll(() => run?.simulation.stop());
+
+  const hub = () => run.simulation.localHub!;
+  const reported = () => hub().store.twins.get(DEVICE)!.reported.properties as { [key: string]: unknown };
+  /** Lets the device answer (virtual time runs) while the hub waits for it. */
+  async function whileRunning<T>(work: Promise<T>, ms = 30_000): Promise<T> {
+    await run.simulation.run(run.simulation.scheduler.now() + ms);
+    return work;
+  }
+
+  test('provisions through DPS, connects with SAS and reports its twin', () => {
+    expect(run.of('provisioned', DEVICE)).toHaveLength(1);
+    expect(run.of('connected', DEVICE).length).toBeGreaterThanOrEqual(1);
+    expect(hub().store.devices.get(DEVICE)).toBeDefined();
+    expect(reported()).toMatchObject({ firmwareVersion: '1.0.0', board: 'esp32-devkitc', resetReason: 'power-on', sensors: ['sht31'] });
+    expect(reported().freeHeap).toEqual(expect.any(Number));
+    expect(hub().store.telemetry.recent(DEVICE).length).toBeGreaterThanOrEqual(2);
+    expect(run.of('error')).toEqual([]);
+  });
+
+  test('a desired telemetryInterval applies at once and is acknowledged', async () => {
+    const before = run.simulation.scheduler.now();
+    const { notified } = hub().service.updateTwin(DEVICE, { properties: { desired: { telemetryInterval: 20_000 } } });
+    expect(notified).toBe(true);
+    await run.simulation.run(before + 2 * MINUTE);
+    const ack = reported().telemetryInterval as { value: number; ac: number; av: number };
+    expect(ack).toMatchObject({ value: 20_000, ac: 200 });
+    expect(ack.av).toBe(hub().store.twins.get(DEVICE)!.desired.version);
+    const times = run
+      .of('telemetry', DEVICE)
+      .filter((e) => e.t > before + 30_000)
+      .map((e) => e.t);
+    expect(times.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBe(20_000);
+  });
+
+  test('an invalid desired value is refused with ac 400 and a reason, and changes nothing', async () => {
+    hub().service.updateTwin(DEVICE, { properties: { desired: { telemetryInterval: -5 } } });
+    await run.simulation.run(run.simulation.scheduler.now() + MINUTE);
+    const ack = reported().telemetryInterval as { ac: number; ad: string };
+    expect(ack.ac).toBe(400);
+    expect(ack.ad).toMatch(/telemetryInterval/);
+    const last = run.of('configured', DEVICE).at(-1)!;
+    expect(last.telemetryInterval).toBe(20_000);
+  });
+
+  test('direct methods: getDiagnostics answers, setLogLevel validates, unknown is 404', async () => {
+    const diagnostics = await whileRunning(hub().service.invokeMethod(DEVICE, { methodName: 'getDiagnostics', responseTimeoutInSeconds: 10 }));
+    expect(diagnostics.status).toBe(200);
+    expect(diagnostics.payload).toMatchObject({ firmwareVersion: '1.0.0', connected: true, telemetryInterval: 20_000 });
+    const bad = await whileRunning(hub().service.invokeMethod(DEVICE, { methodName: 'setLogLevel', payload: { level: 'loud' }, responseTimeoutInSeconds: 10 }));
+    expect(bad.status).toBe(400);
+    const good = await whileRunning(hub().service.invokeMethod(DEVICE, { methodName: 'setLogLevel', payload: { level: 'debug' }, responseTimeoutInSeconds: 10 }));
+    expect(good).toMatchObject({ status: 200, payload: { level: 'debug' } });
+    const unknown = await whileRunning(hub().service.invokeMethod(DEVICE, { methodName: 'selfDestruct', responseTimeoutInSeconds: 10 }));
+    expect(unknown.status).toBe(404);
+  });
+
+  test('a cloud-to-device message arrives with its properties and is completed', async () => {
+    const sent = hub().service.sendC2d(DEVICE, { payload: 'hello device', properties: { colour: 'green' }, ack: 'full' });
+    await run.simulation.run(run.simulation.scheduler.now() + 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const received = run.of('c2d', DEVICE).at(-1)!;
+    expect(received).toMatchObject({ body: 'hello device', properties: { colour: 'green' } });
+    expect(hub().store.c2d.getBySeq(sent.seq)!.state).toBe('completed');
+  });
+
+  test('the reboot method restarts the device, which reconnects without provisioning again', async () => {
+    const answer = await whileRunning(hub().service.invokeMethod(DEVICE, { methodName: 'reboot', responseTimeoutInSeconds: 10 }), MINUTE);
+    expect(answer.status).toBe(200);
+    expect(run.of('restart', DEVICE).map((e) => e.reason)).toContain('software');
+    expect(run.of('boot', DEVICE).at(-1)!.resetReason).toBe('software');
+    expect(run.of('provisioned', DEVICE)).toHaveLength(1); // the assignment came from settings
+    expect(reported().resetReason).toBe('software');
+  });
+});
