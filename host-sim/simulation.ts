@@ -64,6 +64,11 @@ export interface SimulationOptions {
   timeSync?: boolean;
   /** The hub's HTTP API port with `hub` (default: a free one). */
   hubHttpPort?: number;
+  /**
+   * How devices authenticate to the local hub: `sas` (an enrollment group's derived keys,
+   * the default) or `x509` (a client certificate per device, enrolled by thumbprint).
+   */
+  hubAuth?: 'sas' | 'x509';
   /** The hub's MQTT port with `hub` (default: a free one). */
   hubMqttPort?: number;
   /**
@@ -176,7 +181,13 @@ export class Simulation {
     this.scheduler.addQuiescent(this.netQuiet);
     if (o.hub && o.broker) throw new SimulationError('the local hub is its own broker: leave out --broker, or --hub');
     // The hub authenticates devices by SAS: they need only the CA; the bare broker wants their certificates.
-    const tls = o.hub ? { ca: readPem(developmentPki(path.join(stateDir, 'pki')).ca.cert) } : o.tls && !o.broker ? this.embeddedTls(stateDir) : o.tls;
+    const tls = o.hub
+      ? o.hubAuth === 'x509'
+        ? this.embeddedTls(stateDir)
+        : { ca: readPem(developmentPki(path.join(stateDir, 'pki')).ca.cert) }
+      : o.tls && !o.broker
+        ? this.embeddedTls(stateDir)
+        : o.tls;
     const azure = o.hub ? await this.startLocalHub(stateDir) : undefined;
     const { host, port, secure } = azure
       ? { host: azure.host, port: azure.port, secure: true }
@@ -201,6 +212,7 @@ export class Simulation {
         }
       };
       // Manufacturing: flash the firmware if the device has none (or when asked), then provision.
+      if (azure && o.hubAuth === 'x509') this.enrollX509(id, stateDir);
       const factory = openFlash();
       try {
         if (o.reflash || !hasBootableImage(factory)) installInitialImage(factory, firmware.image);
@@ -223,7 +235,11 @@ export class Simulation {
           mqttPort: port,
           mqttTls: tls !== undefined,
           ...(tls?.verify === false ? { mqttTlsVerify: false } : {}),
-          ...(azure ? { dpsIdScope: azure.idScope, dpsHost: azure.host, hubPort: azure.port, dpsGroupKey: azure.groupKey, registrationId: id } : {}),
+          ...(azure
+            ? o.hubAuth === 'x509'
+              ? { dpsIdScope: azure.idScope, dpsHost: azure.host, hubPort: azure.port, auth: 'x509', registrationId: id }
+              : { dpsIdScope: azure.idScope, dpsHost: azure.host, hubPort: azure.port, dpsGroupKey: azure.groupKey, registrationId: id }
+            : {}),
           ...sensorConfig,
           ...o.config,
         },
@@ -283,6 +299,13 @@ export class Simulation {
     const group = existing ?? this.hub.store.enrollments.putGroup(SIMULATED_FLEET, { attestation: { type: 'symmetricKey', symmetricKey: {} } }).group;
     const groupKey = (group.attestation as { symmetricKey: { primaryKey: string } }).symmetricKey.primaryKey;
     return { host: '127.0.0.1', port: this.hub.mqttPort, idScope, groupKey };
+  }
+
+  /** An individual DPS enrollment for the device's development certificate, by its SHA-256 thumbprint. */
+  private enrollX509(deviceId: string, stateDir: string): void {
+    const cert = readPem(developmentPki(path.join(stateDir, 'pki')).client(deviceId).cert);
+    const thumbprint = createHash('sha256').update(pemToDer(cert)).digest('hex').toUpperCase();
+    this.hub!.store.enrollments.putEnrollment(deviceId, { attestation: { type: 'x509', x509: { thumbprint: { primary: thumbprint } } } });
   }
 
   /** The embedded broker's TLS: a development PKI with a client certificate per device. */

@@ -91,3 +91,24 @@ describe.each(ENGINES)('the local hub on the %s engine', (engine) => {
     expect(reported().resetReason).toBe('software');
   });
 });
+
+describe.each(ENGINES)('X.509 with the local hub on the %s engine', (engine) => {
+  test('provisions by certificate thumbprint, connects with its certificate, answers a method', async () => {
+    const run = await startSimulation({ engine, hub: true, hubAuth: 'x509' });
+    try {
+      await run.simulation.run(2 * MINUTE);
+      const hub = run.simulation.localHub!;
+      expect(run.of('provisioned', DEVICE)).toHaveLength(1);
+      expect(run.of('connected', DEVICE).length).toBeGreaterThanOrEqual(1);
+      expect(hub.log.recent({ deviceId: DEVICE, event: 'connect' }).at(-1)?.message).toMatch(/X\.509|certificate|thumbprint/i);
+      const reported = hub.store.twins.get(DEVICE)!.reported.properties as { [key: string]: unknown };
+      expect(reported.firmwareVersion).toBe('1.0.0');
+      const answer = hub.service.invokeMethod(DEVICE, { methodName: 'getDiagnostics', responseTimeoutInSeconds: 10 });
+      await run.simulation.run(run.simulation.scheduler.now() + 30_000);
+      expect((await answer).status).toBe(200);
+      expect(hub.store.telemetry.recent(DEVICE).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await run.simulation.stop();
+    }
+  });
+});
