@@ -39,6 +39,7 @@ export class Application {
   private sequence = 0;
   private readonly startedAt: number;
   private twinReceived = false;
+  private reprovisioning = false;
   private selfTestWaiters: (() => void)[] = [];
   private early: { kind: 'telemetry' | 'alert'; payload: Uint8Array; properties: { [name: string]: string }; fields: LogFields }[] = [];
 
@@ -91,7 +92,10 @@ export class Application {
         this.reportDevice();
         this.checkSelfTest();
       },
-      onDisconnected: (reason: string, retryInMs?: number) => this.hal.log.event('disconnected', { reason, retryInMs }),
+      onDisconnected: (reason: string, retryInMs?: number, refusal?: number) => {
+        this.hal.log.event('disconnected', { reason, retryInMs, refusal });
+        if (refusal === 4 || refusal === 5) this.hubRefused();
+      },
     };
   }
 
@@ -147,7 +151,7 @@ export class Application {
       deviceId,
       port: azure.port,
       tls: tlsFor(hubHost!),
-      auth: azure.x509 || deviceKey === undefined ? { kind: 'x509' } : { kind: 'sas', deviceKey },
+      auth: azure.x509 || deviceKey === undefined ? { kind: 'x509' } : { kind: 'sas', deviceKey, ttlSeconds: azure.sasTtlSeconds },
       keepAliveSeconds: this.config.keepAliveSeconds,
     });
     this.hub = hub;
@@ -192,6 +196,28 @@ export class Application {
       const result = this.ota.request((payload as { envelope?: unknown } | null)?.envelope ?? payload, { force: true });
       return { status: result.accepted ? 202 : 400, payload: result as unknown as JsonValue };
     });
+  }
+
+  /**
+   * The hub refused our credentials: with DPS, the assignment in settings may be stale (the
+   * device was deleted or moved to another hub), so provision again, as Azure's guidance says.
+   */
+  private hubRefused(): void {
+    const azure = this.config.azure;
+    if (!azure?.dps || this.reprovisioning) return;
+    this.reprovisioning = true;
+    this.hal.log.event('reprovisioning', { reason: 'the hub refused the device' });
+    this.hal.kv.delete(AZURE_DOMAIN, 'hub');
+    this.hal.kv.delete(AZURE_DOMAIN, 'device');
+    this.uplink?.stop();
+    this.uplink = undefined;
+    this.ota?.stop();
+    this.ota = undefined;
+    this.hub = undefined;
+    this.hal.timers.set(() => {
+      this.reprovisioning = false;
+      void this.startAzure();
+    }, 5_000);
   }
 
   /** Desired properties configure the rules at once; each property is acknowledged (IoT Plug and Play). */

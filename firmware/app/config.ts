@@ -30,6 +30,8 @@ export interface AzureConfig {
   deviceKey?: string;
   /** X.509 client certificate from settings (mqtt/cert, mqtt/key) instead of SAS. */
   x509: boolean;
+  /** Lifetime of each SAS token; the device renews it (planned reconnect) at 80 % of it. */
+  sasTtlSeconds: number;
   dps?: { idScope: string; host: string; registrationId: string; groupKey?: string; enrollmentKey?: string };
 }
 
@@ -69,6 +71,7 @@ export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): A
           port: integer(config, 'hubPort', 8883, 1, 65535),
           deviceKey: optional('deviceKey'),
           x509: config.auth === 'x509',
+          sasTtlSeconds: integer(config, 'sasTtlSeconds', 3600, 60, 86_400 * 30),
           dps: idScope
             ? {
                 idScope,

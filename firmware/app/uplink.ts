@@ -9,7 +9,8 @@ import { MqttClient } from '../iot/mqtt/client';
 
 export interface UplinkEvents {
   onConnected?(): void;
-  onDisconnected?(reason: string, retryInMs?: number): void;
+  /** `refusal`: the CONNACK return code when the server refused the connection. */
+  onDisconnected?(reason: string, retryInMs?: number, refusal?: number): void;
   onPublished?(packetId: number): void;
 }
 
@@ -71,7 +72,9 @@ export class MqttUplink implements Uplink {
 /** Azure IoT Hub: the hub client carries telemetry; the app uses its twin, methods and C2D too. */
 export class AzureUplink implements Uplink {
   constructor(readonly hub: AzureHubClient, events: UplinkEvents) {
-    hub.onConnectionChange((connected, reason) => (connected ? events.onConnected?.() : events.onDisconnected?.(reason ?? 'disconnected')));
+    hub.onConnectionChange((connected, reason, refusal) =>
+      connected ? events.onConnected?.() : events.onDisconnected?.(reason ?? 'disconnected', undefined, refusal),
+    );
     hub.onPublished((packetId) => events.onPublished?.(packetId));
   }
 

@@ -112,3 +112,40 @@ describe.each(ENGINES)('X.509 with the local hub on the %s engine', (engine) => 
     }
   });
 });
+
+describe.each(ENGINES)('credentials over time on the %s engine', (engine) => {
+  test('SAS tokens are renewed by planned reconnects that lose no telemetry', async () => {
+    const run = await startSimulation({ engine, hub: true, config: { sasTtlSeconds: 120, telemetryIntervalMs: 10_000 } });
+    try {
+      await run.simulation.run(12 * MINUTE);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const connects = run.of('connected', DEVICE).length;
+      expect(connects).toBeGreaterThanOrEqual(6); // a renewal every 96 s
+      const sent = run.of('telemetry', DEVICE).filter((e) => e.sent).map((e) => e.seq as number);
+      const received = new Set(
+        run.simulation.localHub!.store.telemetry.recent(DEVICE, { limit: 1000 }).map((m) => JSON.parse(m.payload.toString()).seq as number),
+      );
+      expect(sent.length).toBeGreaterThanOrEqual(60);
+      expect(sent.filter((seq) => !received.has(seq))).toEqual([]);
+      expect(run.of('error')).toEqual([]);
+    } finally {
+      await run.simulation.stop();
+    }
+  });
+
+  test('a device the hub no longer knows provisions again through DPS', async () => {
+    const run = await startSimulation({ engine, hub: true });
+    try {
+      await run.simulation.run(MINUTE);
+      run.simulation.localHub!.service.deleteDevice(DEVICE);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await run.simulation.run(5 * MINUTE);
+      expect(run.of('reprovisioning', DEVICE)).toHaveLength(1);
+      expect(run.of('provisioned', DEVICE)).toHaveLength(2);
+      expect(run.of('connected', DEVICE).at(-1)!.t).toBeGreaterThan(MINUTE);
+      expect(run.simulation.localHub!.store.devices.get(DEVICE)).toBeDefined();
+    } finally {
+      await run.simulation.stop();
+    }
+  });
+});
