@@ -47,3 +47,12 @@ test('bench/drivers prints compute per sample for every driver as JSON', async (
   }
   expect(figures.heapSlotsForAllOpenDrivers).toBeGreaterThan(0);
 });
+
+test('bench/outbox prints XS costs, wear per day and drain time as JSON', async () => {
+  const figures = JSON.parse(await runBench('bench/outbox.ts', '--rounds', '1'));
+  expect(figures.xs.computePerAppend).toBeGreaterThan(0);
+  expect(figures.xs.computePerDrainedRecord).toBeGreaterThan(0);
+  expect(figures.wear.readingsPerDay).toBe(1440);
+  expect(figures.wear.maxErasesPerSectorPerDay).toBeGreaterThanOrEqual(1);
+  expect(figures.node.drained).toBeGreaterThan(1000);
+});
