@@ -19,6 +19,7 @@ import type { AppConfig } from './config';
 import { readTlsOptions } from './credentials';
 import { applyDesiredProperties, defaultRulesConfig, RulesEngine, type Alert, type RulesConfig, type RulesOutput } from './rules';
 import { openSensors, type Sensor } from './sensors';
+import { desiredToRules, rulesToTwin } from './twin-rules';
 import { AzureUplink, MqttUplink, type Uplink } from './uplink';
 
 const AZURE_DOMAIN = 'azure';
@@ -222,7 +223,7 @@ export class Application {
 
   /** Desired properties configure the rules at once; each property is acknowledged (IoT Plug and Play). */
   private applyDesired(desired: JsonObject, version: number | undefined, complete: boolean): void {
-    const result = applyDesiredProperties(this.rulesConfig, desired, {
+    const result = applyDesiredProperties(this.rulesConfig, desiredToRules(desired, this.rulesConfig), {
       sensors: this.sensors.map((s) => s.name),
       complete,
       defaultTelemetryInterval: this.config.telemetryIntervalMs,
@@ -232,7 +233,9 @@ export class Application {
     this.schedule();
     const av = version ?? (typeof desired.$version === 'number' ? desired.$version : 0);
     const acks: JsonObject = {};
-    for (const [name, ack] of Object.entries(result.acks)) acks[name] = { ...(ack as object), av } as JsonValue;
+    for (const [name, ack] of Object.entries(result.acks)) {
+      acks[name] = { ...(ack as object), value: rulesToTwin(name, (ack as { value: unknown }).value), av } as JsonValue;
+    }
     if (Object.keys(acks).length > 0) this.hub?.reportProperties(acks);
     this.hal.log.event('configured', { telemetryInterval: result.config.telemetryInterval, errors: result.errors.map((e) => e.message) });
     const firmware = desired.firmware;

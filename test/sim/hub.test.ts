@@ -149,3 +149,29 @@ describe.each(ENGINES)('credentials over time on the %s engine', (engine) => {
     }
   });
 });
+
+describe.each(ENGINES)('rules from the twin on the %s engine', (engine) => {
+  test('a threshold set as a desired property raises one high-priority alert and clears it with hysteresis', async () => {
+    const run = await startSimulation({ engine, hub: true, config: { telemetryIntervalMs: 10_000 } });
+    try {
+      await run.simulation.run(MINUTE);
+      const hub = run.simulation.localHub!;
+      const current = (run.of('telemetry', DEVICE).at(-1)!.readings as { sht31: { temperature: number } }).sht31.temperature;
+      hub.service.updateTwin(DEVICE, { properties: { desired: { thresholds: { sht31: { temperature: { high: current - 5, hysteresis: 0.5 } } } } } });
+      await run.simulation.run(3 * MINUTE);
+      const alerts = run.of('alert', DEVICE);
+      expect(alerts).toHaveLength(1); // noise around the reading does not chatter: raised once
+      expect(alerts[0].alert).toMatchObject({ sensor: 'sht31', quantity: 'temperature', kind: 'high', state: 'raised' });
+      const atHub = hub.store.telemetry.recent(DEVICE, { limit: 1000 }).filter((m) => m.properties.priority === 'high');
+      expect(atHub).toHaveLength(1);
+      expect(JSON.parse(atHub[0].payload.toString()).alert.state).toBe('raised');
+      const reported = hub.store.twins.get(DEVICE)!.reported.properties as { thresholds?: { ac: number; value: unknown } };
+      expect(reported.thresholds).toMatchObject({ ac: 200, value: { sht31: { temperature: { high: current - 5, hysteresis: 0.5 } } } });
+      hub.service.updateTwin(DEVICE, { properties: { desired: { thresholds: { sht31: { temperature: { high: current + 20, hysteresis: 0.5 } } } } } });
+      await run.simulation.run(4 * MINUTE);
+      expect(run.of('alert', DEVICE).map((e) => (e.alert as { state: string }).state)).toEqual(['raised', 'cleared']);
+    } finally {
+      await run.simulation.stop();
+    }
+  });
+});
