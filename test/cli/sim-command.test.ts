@@ -63,6 +63,15 @@ describe('thingkit sim', () => {
     expect(events.filter((e) => e.type === 'error')).toEqual([]);
   });
 
+  test('--sensors with all eight chips on the XS engine: telemetry carries every reading', async () => {
+    const sensors = 'sht31,sht40,bme280,bh1750,scd41,ads1115,mpu6050,ina219';
+    const result = await thingkit('sim', '--engine', 'xs', '--board', 'esp32-devkitc', '--sensors', sensors, '--for', '10m', '--virtual-time', '--json');
+    expect(result.code).toBe(0);
+    const telemetry = jsonLines(result.stdout).filter((e) => e.type === 'telemetry');
+    expect(telemetry.length).toBeGreaterThanOrEqual(9);
+    for (const event of telemetry) expect(Object.keys(event.readings as object).sort()).toEqual(sensors.split(',').sort());
+  });
+
   test('in real time, prints boot, connect and telemetry lines for people', async () => {
     const result = await thingkit('sim', '--for', '6s');
     expect(result.code).toBe(0);
