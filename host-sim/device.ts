@@ -197,14 +197,14 @@ export class Device implements Quiescent {
       return;
     }
     this.lastBoot = booted;
-    if (booted.code !== 'selected' || booted.rolledBack) {
-      this.report('bootloader', { slot: booted.slot, version: booted.image.version, code: booted.code, rolledBack: booted.rolledBack, reason: booted.reason });
-    }
     const partitions = new DeviceFlash(flash);
     this.host.beginBoot({
       storage: { partitions: () => partitions.partitions(), openPartition: (label) => partitions.open(label), kv: KvStore.openInImage(flash) },
       ota: new SlotOtaHost(flash, booted.slot, this.options.board),
     });
+    if (booted.code !== 'selected' || booted.rolledBack) {
+      this.report('bootloader', { slot: booted.slot, version: booted.image.version, code: booted.code, rolledBack: booted.rolledBack, reason: booted.reason });
+    }
     const bundle = bundleSource(booted.image);
     const image: BootedImage = { bundle, version: booted.image.version, payloadSha256: Buffer.from(booted.image.payloadSha256).toString('hex') };
     const engine = this.options.createEngine(image);
