@@ -556,6 +556,7 @@ export class MqttFront extends EventEmitter {
         if (isWill) properties['iothub-MessageType'] = 'Will';
         // Stored before aedes sends the PUBACK: an acknowledged message is in the file.
         const stored = this.store.telemetry.ingest({ deviceId, properties, systemProperties: topic.systemProperties, payload });
+        this.warnIfNotCbor(stored);
         this.store.devices.touch(deviceId);
         setImmediate(() => this.emit('telemetry', stored));
         return null;
@@ -587,7 +588,20 @@ export class MqttFront extends EventEmitter {
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const stored = this.store.telemetry.ingest({ deviceId: identity.deviceId, properties: { ...topic.properties, 'iothub-MessageType': 'Will' }, systemProperties: topic.systemProperties, payload });
+    this.warnIfNotCbor(stored);
     this.emit('telemetry', stored);
+  }
+
+  /** A message that says application/cbor but is not CBOR is kept as sent (raw bytes), and logged. */
+  private warnIfNotCbor(message: TelemetryMessage): void {
+    if (!message.cbor || !('error' in message.cbor)) return;
+    this.log.write({
+      level: 'warn',
+      event: 'telemetry.cbor',
+      deviceId: message.deviceId,
+      message: `telemetry message ${message.seq} has content type application/cbor but cannot be decoded; kept as raw bytes (bodyBase64)`,
+      reason: message.cbor.error,
+    });
   }
 
   // ---- twins ----

@@ -100,6 +100,7 @@ const SANS_IO_CORES = [
   { dir: 'firmware/iot/http', shells: ['client.ts'] },
   { dir: 'firmware/ota', shells: ['ota-service.ts'] },
   { dir: 'firmware/app/rules', shells: [] },
+  { dir: 'firmware/codec/cbor', shells: [] },
 ];
 
 describe.each(SANS_IO_CORES)('$dir is a sans-I/O core', ({ dir, shells }) => {

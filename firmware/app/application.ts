@@ -12,6 +12,7 @@ import { AzureHubClient } from '../iot/azure/hub-client';
 import { provisionDevice } from '../iot/azure/dps-client';
 import { halCodec } from '../iot/azure/hal-codec';
 import { deriveGroupDeviceKey } from '../iot/azure/sas';
+import { encodeCbor } from '../codec/cbor/encode';
 import type { JsonObject, JsonValue } from '../iot/azure/types';
 import { OtaService } from '../ota/ota-service';
 import type { OtaStatus } from '../ota/agent';
@@ -27,6 +28,7 @@ const AZURE_DOMAIN = 'azure';
 const MAX_EARLY_MESSAGES = 16;
 /** How long the reboot method waits before restarting, so its answer reaches the hub. */
 const REBOOT_DELAY_MS = 1000;
+const CBOR_CONTENT_TYPE = 'application/cbor';
 
 export class Application {
   private readonly sensors: Sensor[];
@@ -81,6 +83,7 @@ export class Application {
         keepAliveSeconds: c.keepAliveSeconds,
         username: c.mqttUsername,
         password: c.mqttPassword,
+        contentType: c.payloadFormat === 'cbor' ? CBOR_CONTENT_TYPE : undefined,
       },
       this.uplinkEvents(c.mqttHost, c.mqttPort),
     );
@@ -157,7 +160,7 @@ export class Application {
     });
     this.hub = hub;
     this.wireHub(hub);
-    this.startUplink(new AzureUplink(hub, this.uplinkEvents(hubHost!, azure.port)));
+    this.startUplink(new AzureUplink(hub, this.uplinkEvents(hubHost!, azure.port), this.config.payloadFormat === 'cbor' ? CBOR_CONTENT_TYPE : 'application/json'));
     this.startOta(hub);
   }
 
@@ -354,7 +357,14 @@ export class Application {
 
   private send(kind: 'telemetry' | 'alert', body: JsonObject, properties: { [name: string]: string }): void {
     const seq = ++this.sequence;
-    const payload = this.hal.text.encode(JSON.stringify({ seq, uptimeMs: this.hal.clock.now(), ...body }));
+    const message = { seq, uptimeMs: this.hal.clock.now(), ...body };
+    let payload: Uint8Array;
+    try {
+      payload = this.config.payloadFormat === 'cbor' ? encodeCbor(message) : this.hal.text.encode(JSON.stringify(message));
+    } catch (error) {
+      this.hal.log.event(kind, { seq, ...body, sent: false, reason: (error as Error).message } as unknown as LogFields);
+      return;
+    }
     const fields = { seq, ...body, bytes: payload.length } as unknown as LogFields;
     if (!this.uplink) {
       if (this.early.length < MAX_EARLY_MESSAGES) this.early.push({ kind, payload, properties, fields });

@@ -19,7 +19,12 @@ export interface AppConfig {
   azure?: AzureConfig;
   /** The OTA signing key (raw P-256, hex) when not the one built in. */
   otaPublicKey?: string;
+  /** How telemetry and alerts are encoded: JSON (the default) or CBOR (content type application/cbor). */
+  payloadFormat: PayloadFormat;
 }
+
+export type PayloadFormat = 'json' | 'cbor';
+const PAYLOAD_FORMATS: readonly PayloadFormat[] = ['json', 'cbor'];
 
 export interface AzureConfig {
   /** The hub host name; absent when DPS assigns it. */
@@ -57,6 +62,15 @@ function integer(config: DeviceConfig, key: string, fallback: number, min: numbe
     throw new ConfigError(`config "${key}" must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function choice<T extends string>(config: DeviceConfig, key: string, choices: readonly T[], fallback: T): T {
+  const raw = config[key];
+  const value = raw === undefined || raw === '' ? fallback : raw;
+  if (typeof value !== 'string' || !choices.includes(value as T)) {
+    throw new ConfigError(`config "${key}" must be ${choices.map((c) => `"${c}"`).join(' or ')} (got ${JSON.stringify(raw)})`);
+  }
+  return value as T;
 }
 
 export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): AppConfig {
@@ -97,5 +111,6 @@ export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): A
     mqttPassword: optional('mqttPassword'),
     keepAliveSeconds: integer(config, 'keepAliveSeconds', 60, 5, 3600),
     telemetryIntervalMs: integer(config, 'telemetryIntervalMs', 60_000, 1000, 86_400_000),
+    payloadFormat: choice(config, 'payloadFormat', PAYLOAD_FORMATS, 'json'),
   };
 }

@@ -22,13 +22,22 @@ export interface Uplink {
   send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number;
 }
 
-/** Generic MQTT: telemetry on `devices/{id}/messages/events/` with the properties URL-encoded. */
+/**
+ * Generic MQTT: telemetry on `devices/{id}/messages/events/` with the properties URL-encoded;
+ * `contentType`, when given, goes with every message as the system property `$.ct`.
+ */
 export class MqttUplink implements Uplink {
   private readonly client: MqttClient;
   private readonly topic: string;
+  private readonly contentType: string | undefined;
 
-  constructor(hal: Hal, options: { host: string; port: number; tls?: TlsOptions; deviceId: string; keepAliveSeconds: number; username?: string; password?: string }, events: UplinkEvents) {
+  constructor(
+    hal: Hal,
+    options: { host: string; port: number; tls?: TlsOptions; deviceId: string; keepAliveSeconds: number; username?: string; password?: string; contentType?: string },
+    events: UplinkEvents,
+  ) {
     this.topic = `devices/${options.deviceId}/messages/events/`;
+    this.contentType = options.contentType;
     this.client = new MqttClient(
       hal,
       {
@@ -63,15 +72,23 @@ export class MqttUplink implements Uplink {
   send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number {
     const bag = Object.keys(properties)
       .map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(properties[name])}`)
+      .concat(this.contentType === undefined ? [] : [`%24.ct=${encodeURIComponent(this.contentType)}`])
       .concat(messageId === undefined ? [] : [`%24.mid=${encodeURIComponent(messageId)}`])
       .join('&');
     return this.client.publish(this.topic + bag, payload, { qos: 1 }) as number;
   }
 }
 
-/** Azure IoT Hub: the hub client carries telemetry; the app uses its twin, methods and C2D too. */
+/**
+ * Azure IoT Hub: the hub client carries telemetry (with `contentType`; the hub client adds the
+ * content encoding utf-8 for JSON, none for binary types); the app uses its twin, methods and C2D too.
+ */
 export class AzureUplink implements Uplink {
-  constructor(readonly hub: AzureHubClient, events: UplinkEvents) {
+  constructor(
+    readonly hub: AzureHubClient,
+    events: UplinkEvents,
+    private readonly contentType = 'application/json',
+  ) {
     hub.onConnectionChange((connected, reason, refusal) =>
       connected ? events.onConnected?.() : events.onDisconnected?.(reason ?? 'disconnected', undefined, refusal),
     );
@@ -91,6 +108,6 @@ export class AzureUplink implements Uplink {
   }
 
   send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number {
-    return this.hub.sendTelemetry(payload, properties, 'application/json', messageId === undefined ? {} : { messageId });
+    return this.hub.sendTelemetry(payload, properties, this.contentType, messageId === undefined ? {} : { messageId });
   }
 }
