@@ -27,6 +27,8 @@ Running the hub (Azure IoT Hub and DPS device protocols over MQTT; an HTTP API f
   --host-name NAME     the hub's host name devices put in user names and SAS tokens (default ${DEFAULT_HOST_NAME})
   --id-scope SCOPE     the DPS ID scope (default ${DEFAULT_ID_SCOPE})
   --listen ADDRESS     listening address (default 127.0.0.1)
+  --ota-port N         HTTPS port devices download OTA images from (default 8443; with TLS)
+  --ota-url URL        base URL put in OTA manifests instead (e.g. https://my-pc.lan:8443)
   --json               print the hub's log as JSON lines
   With TLS, a development PKI (CA, server certificate) is made under the data file's folder (pki/).
 
@@ -186,7 +188,7 @@ function print(io: HubCommandIo, json: boolean, value: unknown, human: () => str
 
 // ---- HTTP client ----
 
-class HubClient {
+export class HubClient {
   readonly base: string;
 
   constructor(io: HubCommandIo, url?: string) {
@@ -243,10 +245,15 @@ async function runHub(argv: string[], io: HubCommandIo): Promise<number> {
       'host-name': { type: 'string' },
       'id-scope': { type: 'string' },
       listen: { type: 'string' },
+      'ota-port': { type: 'string' },
+      'ota-url': { type: 'string' },
     },
     usage,
   );
   positionals(parsed, 0, usage);
+  const otaPort = port(parsed.values['ota-port'] as string | undefined, '--ota-port', 8443);
+  const otaPublicUrl = parsed.values['ota-url'] as string | undefined;
+  if (otaPublicUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(otaPublicUrl)) throw new UsageError(`--ota-url must be a base URL like https://my-pc.lan:8443 (got "${otaPublicUrl}")`);
   const v = parsed.values as { data?: string; 'mqtt-port'?: string; 'http-port'?: string; insecure: boolean; 'host-name'?: string; 'id-scope'?: string; listen?: string; json: boolean; hub?: string };
   if (v.hub !== undefined) throw new UsageError('--hub is for the client commands; the hub itself listens on --http-port');
   const dataFile = path.resolve(v.data ?? path.join('.thingkit', 'hub', 'hub.db'));
@@ -266,7 +273,7 @@ async function runHub(argv: string[], io: HubCommandIo): Promise<number> {
   const fresh = !existsSync(dataFile);
   let hub: Hub;
   try {
-    hub = await startHub({ dataFile, mqttPort, httpPort, tls, hostName, idScope, host: v.listen });
+    hub = await startHub({ dataFile, mqttPort, httpPort, tls, hostName, idScope, host: v.listen, otaPort, otaPublicUrl });
   } catch (error) {
     throw new HubCommandError((error as Error).message);
   }
@@ -281,6 +288,7 @@ async function runHub(argv: string[], io: HubCommandIo): Promise<number> {
         `thingkit hub: ${fresh ? 'new' : 'existing'} data file ${dataFile}`,
         `  MQTT      ${hub.mqttUrl}${tls ? ' (TLS; X.509 device certificates accepted)' : ' (no TLS)'}`,
         `  HTTP API  ${hub.httpUrl}`,
+        `  OTA       ${hub.otaUrl}/ota/images/{board}-{version}.bin${tls ? ' (HTTPS)' : ' (plain HTTP: the HTTP API)'}`,
         `  host name ${hostName} (devices: HostName=${hostName};...;GatewayHostName=${hub.gatewayHostName})`,
         `  ID scope  ${idScope} (DPS on the same MQTT endpoint)`,
         ...(caFile ? [`  CA        ${caFile} (devices must trust it)`] : []),
@@ -289,7 +297,7 @@ async function runHub(argv: string[], io: HubCommandIo): Promise<number> {
       ].join('\n'),
     );
   } else {
-    io.stdout(`${JSON.stringify({ event: 'started', dataFile, mqttUrl: hub.mqttUrl, httpUrl: hub.httpUrl, hostName, idScope, gatewayHostName: hub.gatewayHostName, ca: caFile ?? null })}\n`);
+    io.stdout(`${JSON.stringify({ event: 'started', dataFile, mqttUrl: hub.mqttUrl, httpUrl: hub.httpUrl, hostName, idScope, gatewayHostName: hub.gatewayHostName, otaUrl: hub.otaUrl, ca: caFile ?? null })}\n`);
   }
   io.onStarted?.(hub);
   await new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@ import { FirmwareError } from '../host-sim/engines/engine';
 import { SimulationError } from '../host-sim/simulation';
 import { UsageError } from './duration';
 import { hubCommand } from './hub-commands';
+import { buildCommand, otaCommand } from './ota-commands';
 import { simCommand } from './sim-command';
 
 const USAGE = `usage: thingkit <command> [options]
@@ -10,6 +11,8 @@ const USAGE = `usage: thingkit <command> [options]
 commands:
   sim                 run simulated devices against the local hub or a broker (thingkit sim --help)
   hub                 run the local IoT hub (thingkit hub --help)
+  build               build the simulator's app image (thingkit build --help)
+  ota                 signing keys, signed manifests, publishing and staged rollouts (thingkit ota --help)
   device, twin, method, c2d, enroll, telemetry, logs
                       talk to a running hub: registry, twins, direct methods, cloud-to-device
                       messages, DPS enrollments (--hub URL; see thingkit hub --help)
@@ -26,6 +29,10 @@ export async function main(argv: string[]): Promise<number> {
         return await simCommand(rest);
       case 'hub':
         return await hubCommand(rest);
+      case 'build':
+        return await buildCommand(rest);
+      case 'ota':
+        return await otaCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -34,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
         return command === undefined ? 2 : 0;
       default:
         if (HUB_CLIENT_COMMANDS.has(command)) return await hubCommand([command, ...rest]);
-        throw new UsageError(`unknown command "${command}"; commands: sim, hub, ${[...HUB_CLIENT_COMMANDS].join(', ')}`);
+        throw new UsageError(`unknown command "${command}"; commands: sim, hub, ${[...HUB_CLIENT_COMMANDS].join(', ')}, build, ota`);
     }
   } catch (error) {
     if (error instanceof UsageError) {

@@ -5,6 +5,7 @@ import { boards } from '../boards';
 import { FirmwareError } from '../host-sim/engines/engine';
 import type { SimEvent } from '../host-sim/sim-event';
 import { Simulation, SimulationError } from '../host-sim/simulation';
+import { publicKeyFromHex, publicKeyFromPem, publicKeyToHex } from '../host-sim/ota/keys';
 import { formatDuration, parseDuration, UsageError } from './duration';
 import { formatHuman, formatJson } from './format';
 
@@ -30,6 +31,9 @@ broker and prints what each device does.
   --sensors LIST       chips to fit instead of the board's: MODEL[@0xADDRESS][/BUS],…
                        (models: sht31, sht40, bme280, bh1750, scd41, ads1115, mpu6050, ina219)
   --interval DURATION  telemetry interval (default 60s)
+  --ota-key KEY        trust this OTA signing key (130 hex digits, or the ota-public-key.pem
+                       thingkit ota keygen wrote) instead of the one built into the firmware
+  --payload json|cbor  telemetry encoding (default json; cbor: content type application/cbor)
   --state DIR          keep device flash images in DIR (default: a temporary folder)
   --json               one JSON object per line instead of text
 `;
@@ -42,6 +46,7 @@ interface SimArguments {
   virtualTime: boolean;
   broker?: string;
   intervalMs?: number;
+  payloadFormat?: 'json' | 'cbor';
   stateDir?: string;
   json: boolean;
   sensors?: string;
@@ -51,6 +56,7 @@ interface SimArguments {
   ca?: string;
   cert?: string;
   key?: string;
+  otaKey?: string;
 }
 
 export function parseSimArguments(argv: string[]): SimArguments {
@@ -66,6 +72,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
         'virtual-time': { type: 'boolean', default: false },
         broker: { type: 'string' },
         interval: { type: 'string' },
+        payload: { type: 'string' },
         state: { type: 'string' },
         json: { type: 'boolean', default: false },
         tls: { type: 'boolean', default: false },
@@ -75,6 +82,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
         ca: { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
+        'ota-key': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -88,6 +96,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
   if (!/^\d+$/.test(v.devices!) || devices < 1 || devices > 10_000) {
     throw new UsageError(`--devices must be a whole number from 1 to 10000 (got "${v.devices}")`);
   }
+  if (v.payload !== undefined && v.payload !== 'json' && v.payload !== 'cbor') throw new UsageError(`--payload must be json or cbor (got "${v.payload}")`);
   if (!(v.board! in boards)) {
     throw new UsageError(`unknown board "${v.board}"; known boards: ${Object.keys(boards).join(', ')}`);
   }
@@ -99,6 +108,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
     virtualTime: v['virtual-time']!,
     broker: v.broker,
     intervalMs: v.interval === undefined ? undefined : parseDuration(v.interval, '--interval'),
+    payloadFormat: v.payload as SimArguments['payloadFormat'],
     stateDir: v.state,
     json: v.json!,
     tls: v.tls!,
@@ -106,7 +116,19 @@ export function parseSimArguments(argv: string[]): SimArguments {
     hubHttpPort: v['hub-http-port'] === undefined ? undefined : port(v['hub-http-port'], '--hub-http-port'),
     sensors: v.sensors,
     ...tlsFiles(v),
+    otaKey: v['ota-key'] === undefined ? undefined : otaKeyHex(v['ota-key']),
   };
+}
+
+/** --ota-key: hex of the raw public key, or a public key PEM file; returned as hex (config otaPublicKey). */
+function otaKeyHex(value: string): string {
+  try {
+    if (/^[0-9a-fA-F]+$/.test(value.trim())) return publicKeyToHex(publicKeyFromHex(value));
+    return publicKeyToHex(publicKeyFromPem(readFileSync(value, 'utf8')));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`--ota-key ${value}: ${code === 'ENOENT' ? 'neither 130 hex digits nor an existing file' : (error as Error).message}`);
+  }
 }
 
 function port(text: string, option: string): number {
@@ -152,8 +174,10 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
     out(formatHuman(event));
   };
 
-  const config: { [key: string]: number } = {};
+  const config: { [key: string]: number | string } = {};
   if (args.intervalMs !== undefined) config.telemetryIntervalMs = args.intervalMs;
+  if (args.otaKey !== undefined) config.otaPublicKey = args.otaKey;
+  if (args.payloadFormat !== undefined) config.payloadFormat = args.payloadFormat;
   let simulation: Simulation;
   try {
     simulation = await Simulation.start({

@@ -19,6 +19,7 @@
  *   GET    /enrollmentGroups                  PUT/GET/DELETE /enrollmentGroups/{id} · GET /enrollmentGroups/{id}/registrations
  *   GET    /registrations/{registrationId}    DELETE too
  *   GET    /logs                              the hub's log (?deviceId=, ?event=, ?limit=) · GET /logs/stream (SSE)
+ *   GET    /ota …                             OTA images and rollout campaigns (hub/ota/http.ts)
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +28,7 @@ import type { HubLogEntry } from './log';
 import { c2dView, telemetryView, type HubService } from './service';
 import type { NewC2dMessage, TelemetryMessage } from './store';
 import { EnrollmentStore } from './store';
+import { registerOtaRoutes, type OtaApi } from './ota/http';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -48,16 +50,18 @@ interface Route {
   method: string;
   pattern: string[];
   handler: Handler;
+  /** Largest request body (default MAX_BODY). */
+  maxBody?: number;
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+function readBody(req: http.IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HubError(413, ErrorCodes.RequestTooLarge, `the request body is larger than ${MAX_BODY} bytes`, 'send less'));
+      if (size > limit) {
+        reject(new HubError(413, ErrorCodes.RequestTooLarge, `the request body is larger than ${limit} bytes`, 'send less'));
         req.destroy();
         return;
       }
@@ -93,11 +97,12 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(service: HubService, options: { port: number; host?: string }): Promise<HttpApi> {
+export async function startHttpApi(service: HubService, options: { port: number; host?: string; ota?: OtaApi }): Promise<HttpApi> {
   const { store, front } = service;
   const streams = new Set<http.ServerResponse>();
   const routes: Route[] = [];
-  const route = (method: string, path: string, handler: Handler) => routes.push({ method, pattern: path.split('/').filter(Boolean), handler });
+  const route = (method: string, path: string, handler: Handler, routeOptions: { maxBody?: number } = {}) =>
+    routes.push({ method, pattern: path.split('/').filter(Boolean), handler, maxBody: routeOptions.maxBody });
 
   const sse = (request: Request, event: 'telemetry' | 'log', filter: (item: TelemetryMessage | HubLogEntry) => boolean): Reply => {
     const res = request.res;
@@ -147,6 +152,9 @@ export async function startHttpApi(service: HubService, options: { port: number;
         'GET /enrollmentGroups · GET|PUT|DELETE /enrollmentGroups/{id} · GET /enrollmentGroups/{id}/registrations',
         'GET|DELETE /registrations/{registrationId}',
         'GET /logs · GET /logs/stream (SSE)',
+        ...(options.ota
+          ? ['GET /ota', 'GET|POST /ota/images', 'GET|HEAD|DELETE /ota/images/{name} (GET with Range)', 'GET|POST /ota/campaigns', 'GET /ota/campaigns/{id}', 'POST /ota/campaigns/{id}/cancel']
+          : []),
       ],
     },
   }));
@@ -294,7 +302,10 @@ export async function startHttpApi(service: HubService, options: { port: number;
     return sse(r, 'log', (e) => !deviceId || (e as HubLogEntry).deviceId === deviceId);
   });
 
-  const match = (method: string, segments: string[]): { handler: Handler; params: string[] } | { allowed: string[] } | undefined => {
+  // ---- OTA ----
+  if (options.ota) registerOtaRoutes(route, options.ota);
+
+  const match = (method: string, segments: string[]): { handler: Handler; params: string[]; maxBody?: number } | { allowed: string[] } | undefined => {
     const allowed: string[] = [];
     for (const r of routes) {
       if (r.pattern.length !== segments.length) continue;
@@ -308,7 +319,7 @@ export async function startHttpApi(service: HubService, options: { port: number;
         }
       }
       if (!ok) continue;
-      if (r.method === method) return { handler: r.handler, params };
+      if (r.method === method) return { handler: r.handler, params, maxBody: r.maxBody };
       allowed.push(r.method);
     }
     return allowed.length ? { allowed } : undefined;
@@ -341,7 +352,7 @@ export async function startHttpApi(service: HubService, options: { port: number;
       if ('allowed' in found) {
         throw new HubError(405, 405000, `${method} is not supported on ${url.pathname}`, `use ${[...new Set(found.allowed)].join(' or ')}`);
       }
-      const raw = method === 'GET' || method === 'DELETE' ? Buffer.alloc(0) : await readBody(req);
+      const raw = method === 'GET' || method === 'HEAD' || method === 'DELETE' ? Buffer.alloc(0) : await readBody(req, found.maxBody);
       const body = parseJsonBody(raw, req.headers['content-type']);
       const reply = await found.handler({ method, path: segments, query: url.searchParams, headers: req.headers, body, raw: req, res }, found.params);
       if (reply === 'streaming') return;

@@ -12,6 +12,8 @@ import { MqttFront } from './mqtt-front';
 import { startHttpApi } from './http-api';
 import { HubService } from './service';
 import { HubStore } from './store';
+import { CampaignEngine } from './ota/campaigns';
+import { startImageServer, type ImageServer } from './ota/http';
 
 export interface HubOptions {
   /** The SQLite data file (created if missing; it keeps everything across restarts). ':memory:' for none. */
@@ -36,6 +38,12 @@ export interface HubOptions {
   now?: () => number;
   /** Sees every accepted MQTT connection (the simulator watches them to know when the hub is idle). */
   observeConnection?: (socket: import('node:net').Socket) => void;
+  /** With `tls`: the HTTPS port devices download OTA images from (0, the default, picks a free one). */
+  otaPort?: number;
+  /** The base URL put in OTA manifests instead of the image server's own (e.g. https://hub.lan:8443). */
+  otaPublicUrl?: string;
+  /** How often the OTA campaign engine runs its rules (default 2000 ms; 0: only when told, for tests). */
+  otaTickMs?: number;
 }
 
 export interface Hub {
@@ -49,6 +57,10 @@ export interface Hub {
   idScope: string;
   /** `host:port` to give device SDKs as GatewayHostName (the MQTT endpoint). */
   gatewayHostName: string;
+  /** Base URL devices download OTA images from: the HTTPS image endpoint with TLS, else the HTTP API. */
+  otaUrl: string;
+  /** The OTA campaign engine (tick() runs its rules now). */
+  ota: CampaignEngine;
   store: HubStore;
   front: MqttFront;
   service: HubService;
@@ -63,6 +75,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const store = HubStore.open({ file: options.dataFile, telemetryPerDevice: options.telemetryPerDevice, now });
   const log = new HubLog(1000, now);
   let front: MqttFront | undefined;
+  let images: ImageServer | undefined;
   try {
     front = await MqttFront.start({
       store,
@@ -80,7 +93,18 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const connectHost = front.host === '0.0.0.0' || front.host === '::' ? '127.0.0.1' : front.host;
     const gatewayHostName = `${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${front.port}`;
     const service = new HubService(store, front, options.hostName, options.idScope, gatewayHostName);
-    const http = await startHttpApi(service, { port: options.httpPort, host: options.host });
+    const ota = new CampaignEngine({ store, log, now, updateDesired: (deviceId, desired) => void service.updateTwin(deviceId, { properties: { desired } }) });
+    if (options.tls) images = await startImageServer({ store, tls: options.tls, port: options.otaPort ?? 0, host: options.host });
+    let httpUrl = '';
+    const otaUrl = () => (options.otaPublicUrl ?? images?.url ?? httpUrl).replace(/\/+$/, '');
+    const http = await startHttpApi(service, {
+      port: options.httpPort,
+      host: options.host,
+      ota: { store, log, engine: ota, imageBaseUrl: otaUrl, baseUrls: () => [otaUrl(), ...(images ? [images.url] : []), httpUrl] },
+    });
+    httpUrl = http.url;
+    if ((options.otaTickMs ?? 2000) > 0) ota.start(options.otaTickMs ?? 2000);
+    const imageServer = images;
     let closed = false;
     const started = front;
     return {
@@ -91,6 +115,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       hostName: options.hostName,
       idScope: options.idScope,
       gatewayHostName,
+      otaUrl: otaUrl(),
+      ota,
       store,
       front,
       service,
@@ -98,12 +124,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       async close() {
         if (closed) return;
         closed = true;
+        ota.stop();
         await http.close();
+        await imageServer?.close();
         await started.close();
         store.close();
       },
     };
   } catch (error) {
+    await images?.close();
     await front?.close();
     store.close();
     throw error;

@@ -30,7 +30,7 @@ export interface TelemetryView {
   enqueuedTime: string;
   properties: { [name: string]: string | null };
   systemProperties: { [name: string]: string };
-  /** The payload: parsed when it is JSON, else its UTF-8 text (null if it is not UTF-8). */
+  /** The payload: decoded when its content type is application/cbor (null if it is not CBOR), parsed when it is JSON, else its UTF-8 text (null if it is not UTF-8). */
   body: unknown;
   bodyBase64: string;
 }
@@ -39,15 +39,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function telemetryView(message: TelemetryMessage): TelemetryView {
   let body: unknown = null;
-  try {
-    const text = utf8.decode(message.payload);
+  if (message.cbor) {
+    if ('body' in message.cbor) body = message.cbor.body;
+  } else {
     try {
-      body = JSON.parse(text);
+      const text = utf8.decode(message.payload);
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
     } catch {
-      body = text;
+      body = null;
     }
-  } catch {
-    body = null;
   }
   return {
     seq: message.seq,

@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { OTA_MIGRATION } from './ota';
 
 export type Db = Database.Database;
 
@@ -132,6 +133,7 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX telemetry_by_device ON telemetry(device_id, seq);
     `,
   },
+  OTA_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -6,6 +6,7 @@ import { openDatabase, SCHEMA_VERSION, StoreError, type Db } from './database';
 import { C2dStore } from './c2d';
 import { EnrollmentStore } from './enrollments';
 import { MethodLog } from './methods';
+import { OtaStore } from './ota';
 import { DeviceRegistry } from './registry';
 import { TelemetryStore } from './telemetry';
 import { TwinStore } from './twins';
@@ -14,6 +15,7 @@ export { SCHEMA_VERSION, StoreError };
 export type { C2dAck, C2dMessage, C2dState, FeedbackStatus, NewC2dMessage } from './c2d';
 export type { Attestation, Enrollment, EnrollmentGroup, InitialTwin, Registration } from './enrollments';
 export type { MethodCall, MethodOutcome } from './methods';
+export type { Campaign, CampaignDevice, CampaignDeviceState, CampaignState, NewCampaign, OtaImage } from './ota';
 export type { AuthenticationType, Device, DeviceAuthentication, DeviceStatus, NewDevice } from './registry';
 export type { TelemetryMessage } from './telemetry';
 export type { Twin, TwinUpdate, TwinUpdateResult } from './twins';
@@ -35,6 +37,7 @@ export class HubStore {
   readonly methods: MethodLog;
   readonly enrollments: EnrollmentStore;
   readonly telemetry: TelemetryStore;
+  readonly ota: OtaStore;
   private closed = false;
 
   private constructor(
@@ -49,6 +52,7 @@ export class HubStore {
     this.methods = new MethodLog(db, now);
     this.enrollments = new EnrollmentStore(db, now);
     this.telemetry = new TelemetryStore(db, now, telemetryPerDevice);
+    this.ota = new OtaStore(db, now);
   }
 
   static open(options: HubStoreOptions): HubStore {

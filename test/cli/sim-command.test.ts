@@ -87,6 +87,7 @@ describe('thingkit sim', () => {
     [['--board', 'esp8266'], 2, /unknown board "esp8266"; known boards: esp32-devkitc/],
     [['--for', '10 minutes'], 2, /--for "10 minutes" is not a duration: write .* like 30s, 10m/],
     [['--engine', 'v8'], 2, /--engine must be xs or node/],
+    [['--payload', 'xml'], 2, /--payload must be json or cbor \(got "xml"\)/],
     [['--devices', 'many'], 2, /--devices must be a whole number/],
     [['--colour'], 2, /Unknown option '--colour'/],
     [['--broker', 'localhost:1883'], 1, /is not a broker URL: write mqtt:\/\/HOST:PORT/],

@@ -46,7 +46,7 @@ describe('thingkit hub', () => {
   let hubUrl: string;
 
   beforeAll(async () => {
-    server = await serve('--data', data, '--mqtt-port', '0', '--http-port', '0');
+    server = await serve('--data', data, '--mqtt-port', '0', '--http-port', '0', '--ota-port', '0');
     hubUrl = server.hub.httpUrl;
   });
 
@@ -60,6 +60,8 @@ describe('thingkit hub', () => {
     const out = server.output();
     expect(out).toContain(`MQTT      ${server.hub.mqttUrl}`);
     expect(out).toContain(`HTTP API  ${hubUrl}`);
+    expect(out).toContain(`OTA       ${server.hub.otaUrl}/ota/images/`);
+    expect(server.hub.otaUrl).toMatch(/^https:\/\/127.0.0.1:\d+$/);
     expect(out).toContain(path.join(dir, 'pki', 'ca.cert.pem'));
     expect(out).toContain('ID scope  0ne00000001');
   });
