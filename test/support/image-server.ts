@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 export class ImageServer {
   bytesSent = 0;
+  /** Offsets at which the next responses break off (a network cut mid-download), one per response. */
+  cuts: number[] = [];
   requests: { path: string; range?: string }[] = [];
   private readonly files = new Map<string, Uint8Array>();
 
@@ -51,6 +53,13 @@ export class ImageServer {
       'Content-Length': String(part.length),
       ...(match ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
     });
+    const cut = this.cuts.shift();
+    if (cut !== undefined && cut > start && cut < body.length) {
+      const sent = body.subarray(start, cut);
+      this.bytesSent += sent.length;
+      response.write(Buffer.from(sent), () => response.destroy());
+      return;
+    }
     this.bytesSent += part.length;
     response.end(Buffer.from(part));
   }
