@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { startHub, type Hub } from '../hub/hub';
 import type { HubLogEntry } from '../hub/log';
 import { developmentPki, readPem } from '../host-sim/tls/certificates';
-import { parseDuration, UsageError } from './duration';
+import { formatDuration, parseDuration, UsageError } from './duration';
 
 export const DEFAULT_HUB_URL = 'http://127.0.0.1:8080';
 export const DEFAULT_HOST_NAME = 'thingkit-hub.local';
@@ -45,6 +45,8 @@ Commands:
   enroll list | delete <registration-id> | delete --group <group-id>
   telemetry <id> [--limit N] [--follow]
   logs [--device ID] [--limit N]
+  stats <id> [--factor N]   last seen, messages per hour (24 h), duplicates dropped, reported backlog, interval
+  silent [--factor N]       devices without a message for longer than N × their telemetry interval (default 3)
   Add --json to any command for JSON output.
 `;
 
@@ -96,8 +98,12 @@ export async function hubCommand(argv: string[], io: HubCommandIo = processIo): 
         return await telemetryCommand(rest, client, io);
       case 'logs':
         return await logsCommand(rest, client, io);
+      case 'stats':
+        return await statsCommand(rest, client, io);
+      case 'silent':
+        return await silentCommand(rest, client, io);
       default:
-        throw new UsageError(`unknown hub command "${command}"; commands: device, twin, method, c2d, enroll, telemetry, logs (see thingkit hub --help)`);
+        throw new UsageError(`unknown hub command "${command}"; commands: device, twin, method, c2d, enroll, telemetry, logs, stats, silent (see thingkit hub --help)`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -593,5 +599,64 @@ async function logsCommand(argv: string[], client: HubClient, io: HubCommandIo):
   if (v.limit) query.set('limit', v.limit);
   const entries: HubLogEntry[] = await client.withUrl(v.hub, io).request('GET', `/logs${query.size ? `?${query}` : ''}`);
   print(io, v.json, entries, () => entries.map((e) => `${e.time} ${e.level.padEnd(5)} ${e.event.padEnd(18)} ${e.message}${e.reason ? ` — ${e.reason}` : ''}`).join('\n') || 'no log entries');
+  return 0;
+}
+
+// ---- statistics ----
+
+function factorOption(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || !(Number(text) > 0)) throw new UsageError(`--factor must be a positive number (got "${text}")`);
+  return text;
+}
+
+function ago(iso: string | null, nowIso: string): string {
+  return iso === null ? 'never' : `${iso} (${formatDuration(Math.max(0, Date.parse(nowIso) - Date.parse(iso)))} ago)`;
+}
+
+async function statsCommand(argv: string[], client: HubClient, io: HubCommandIo): Promise<number> {
+  const u = 'thingkit stats <id> [--factor N]';
+  const parsed = parse(argv, { factor: { type: 'string' } }, u);
+  const [id] = positionals(parsed, 1, u);
+  const v = parsed.values as { factor?: string; hub?: string; json: boolean };
+  const factor = factorOption(v.factor);
+  const s = await client.withUrl(v.hub, io).request('GET', `/devices/${enc(id)}/stats${factor ? `?factor=${factor}` : ''}`);
+  print(io, v.json, s, () => {
+    const backlog = s.backlog
+      ? `queued ${JSON.stringify(s.backlog.queued)}, sent ${JSON.stringify(s.backlog.sent)}, dropped ${JSON.stringify(s.backlog.dropped)}, oldest ${typeof s.backlog.oldestAgeMs === 'number' ? formatDuration(s.backlog.oldestAgeMs) : JSON.stringify(s.backlog.oldestAgeMs)}${s.backlog.reportedTime ? ` (reported ${s.backlog.reportedTime})` : ''}`
+      : 'not reported (reported property outbox)';
+    const silence = s.silence;
+    return [
+      `device ${s.deviceId} (${s.status}, ${s.connectionState})`,
+      `  last seen      ${ago(s.lastSeenTime, s.time)}`,
+      `  last message   ${ago(s.lastMessageTime, s.time)}`,
+      `  messages       ${s.messagesLastHour} in the last hour, ${s.messagesReceived} in all`,
+      `  duplicates     ${s.duplicatesDropped} dropped (${s.duplicatesLastHour} in the last hour)`,
+      `  per hour       ${s.hourly.map((h: { messages: number }) => h.messages).join(' ')}  (last 24 h, oldest first)`,
+      `  interval       ${formatDuration(s.telemetryIntervalMs)} (${s.telemetryIntervalSource})`,
+      `  backlog        ${backlog}`,
+      `  silent         ${silence.silent ? 'yes' : 'no'}: ${formatDuration(silence.silentForMs)} without a message${s.lastMessageTime ? '' : ' (since created)'}, limit ${silence.factor} × ${formatDuration(s.telemetryIntervalMs)} = ${formatDuration(silence.thresholdMs)}`,
+    ].join('\n');
+  });
+  return 0;
+}
+
+async function silentCommand(argv: string[], client: HubClient, io: HubCommandIo): Promise<number> {
+  const u = 'thingkit silent [--factor N]';
+  const parsed = parse(argv, { factor: { type: 'string' } }, u);
+  positionals(parsed, 0, u);
+  const v = parsed.values as { factor?: string; hub?: string; json: boolean };
+  const factor = factorOption(v.factor);
+  const result = await client.withUrl(v.hub, io).request('GET', `/devices/silent${factor ? `?factor=${factor}` : ''}`);
+  print(io, v.json, result, () => {
+    if (!result.devices.length) return `no device is silent for longer than ${result.factor} × its telemetry interval`;
+    return [
+      `${result.devices.length} device${result.devices.length === 1 ? '' : 's'} silent for longer than ${result.factor} × the telemetry interval:`,
+      ...result.devices.map(
+        (d: any) =>
+          `${d.deviceId.padEnd(24)} ${(d.lastMessageTime ? `last message ${d.lastMessageTime}` : 'never sent a message').padEnd(38)} silent ${formatDuration(d.silentForMs)} (limit ${formatDuration(d.thresholdMs)}, interval ${formatDuration(d.telemetryIntervalMs)} ${d.telemetryIntervalSource}) ${d.connectionState}`,
+      ),
+    ].join('\n');
+  });
   return 0;
 }

@@ -19,7 +19,7 @@ commands:
 `;
 
 /** Commands that talk to a running hub over its HTTP API. */
-const HUB_CLIENT_COMMANDS = new Set(['device', 'twin', 'method', 'c2d', 'enroll', 'telemetry', 'logs']);
+const HUB_CLIENT_COMMANDS = new Set(['device', 'twin', 'method', 'c2d', 'enroll', 'telemetry', 'logs', 'silent', 'stats']);
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

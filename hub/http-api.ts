@@ -14,6 +14,8 @@
  *   GET    /messages/devicebound/{messageId}  one message, its state and feedback
  *   GET    /messages/serviceBound/feedback    feedback records (?deviceId=)
  *   GET    /devices/{id}/telemetry            recent device-to-cloud messages (?limit=, ?after=seq)
+ *   GET    /devices/{id}/stats                last seen, messages per hour, duplicates dropped, reported backlog, interval, silence (?factor=, default 3)
+ *   GET    /devices/silent                    devices without a message for longer than factor × their telemetry interval (?factor=, default 3)
  *   GET    /telemetry/stream                  live telemetry as Server-Sent Events (?deviceId=)
  *   GET    /enrollments                       PUT/GET/DELETE /enrollments/{registrationId}
  *   GET    /enrollmentGroups                  PUT/GET/DELETE /enrollmentGroups/{id} · GET /enrollmentGroups/{id}/registrations
@@ -23,6 +25,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { silentFactor } from './device-stats';
 import { asHubError, badRequest, ErrorCodes, HubError, notFound } from './errors';
 import type { HubLogEntry } from './log';
 import { c2dView, telemetryView, type HubService } from './service';
@@ -147,6 +150,8 @@ export async function startHttpApi(service: HubService, options: { port: number;
         'GET /messages/devicebound/{messageId}',
         'GET /messages/serviceBound/feedback',
         'GET /devices/{id}/telemetry',
+        'GET /devices/{id}/stats',
+        'GET /devices/silent',
         'GET /telemetry/stream (SSE)',
         'GET /enrollments · GET|PUT|DELETE /enrollments/{registrationId}',
         'GET /enrollmentGroups · GET|PUT|DELETE /enrollmentGroups/{id} · GET /enrollmentGroups/{id}/registrations',
@@ -159,6 +164,12 @@ export async function startHttpApi(service: HubService, options: { port: number;
     },
   }));
   route('GET', '/health', () => ({ status: 200, body: { ok: true, devices: store.devices.count(), connected: front.connectedDevices().length } }));
+
+  // ---- statistics ----
+  // Registered before GET /devices/{id}: "silent" here is the list, not a device (GET /twins/silent and
+  // /devices/silent/stats still reach a device of that name).
+  route('GET', '/devices/silent', (r) => ({ status: 200, body: service.silentDevices(silentFactor(r.query.get('factor'))) }));
+  route('GET', '/devices/:id/stats', (r, [id]) => ({ status: 200, body: service.deviceStats(id, silentFactor(r.query.get('factor'))) }));
 
   // ---- registry ----
   route('GET', '/devices', () => ({ status: 200, body: store.devices.list().map((d) => service.deviceView(d)) }));

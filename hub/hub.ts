@@ -34,6 +34,8 @@ export interface HubOptions {
   dpsRetryAfterSeconds?: number;
   /** Telemetry messages kept per device (default 1000). */
   telemetryPerDevice?: number;
+  /** Message ids remembered per device to drop re-sent telemetry: at most `maxIds` (default 10 000), none older than `maxAgeMs` (default 24 h). */
+  messageIdWindow?: { maxIds?: number; maxAgeMs?: number };
   /** Clock (ms since 1970), for tests. */
   now?: () => number;
   /** Sees every accepted MQTT connection (the simulator watches them to know when the hub is idle). */
@@ -72,7 +74,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   if (!options.hostName || /[/\s]/.test(options.hostName)) throw new Error(`hostName "${options.hostName}" is not a host name`);
   if (!options.idScope || /[/\s]/.test(options.idScope)) throw new Error(`idScope "${options.idScope}" is not an ID scope`);
   const now = options.now ?? Date.now;
-  const store = HubStore.open({ file: options.dataFile, telemetryPerDevice: options.telemetryPerDevice, now });
+  const store = HubStore.open({ file: options.dataFile, telemetryPerDevice: options.telemetryPerDevice, messageIdWindow: options.messageIdWindow, now });
   const log = new HubLog(1000, now);
   let front: MqttFront | undefined;
   let images: ImageServer | undefined;
@@ -92,7 +94,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // A wildcard listening address is not somewhere to connect to: loopback is.
     const connectHost = front.host === '0.0.0.0' || front.host === '::' ? '127.0.0.1' : front.host;
     const gatewayHostName = `${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${front.port}`;
-    const service = new HubService(store, front, options.hostName, options.idScope, gatewayHostName);
+    const service = new HubService(store, front, options.hostName, options.idScope, gatewayHostName, now);
     const ota = new CampaignEngine({ store, log, now, updateDesired: (deviceId, desired) => void service.updateTwin(deviceId, { properties: { desired } }) });
     if (options.tls) images = await startImageServer({ store, tls: options.tls, port: options.otaPort ?? 0, host: options.host });
     let httpUrl = '';

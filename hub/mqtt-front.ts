@@ -24,7 +24,7 @@ import { authenticateDevice } from './auth';
 import { Dps, type DpsAttestation } from './dps';
 import { asHubError, badRequest, deviceNotFound, ErrorCodes, HubError } from './errors';
 import { HubLog } from './log';
-import type { HubStore, TelemetryMessage, Twin } from './store';
+import type { HubStore, IngestResult, TelemetryMessage, Twin } from './store';
 import {
   c2dTopic,
   dpsResponseTopic,
@@ -554,10 +554,16 @@ export class MqttFront extends EventEmitter {
         if (retained) properties['mqtt-retain'] = 'true';
         // "The message has the iothub-MessageType property with a value of Will assigned to it."
         if (isWill) properties['iothub-MessageType'] = 'Will';
-        // Stored before aedes sends the PUBACK: an acknowledged message is in the file.
-        const stored = this.store.telemetry.ingest({ deviceId, properties, systemProperties: topic.systemProperties, payload });
-        this.warnIfNotCbor(stored);
+        // Stored before aedes sends the PUBACK: an acknowledged message is in the file. A re-sent message
+        // (a `$.mid` the device used before) is acknowledged as usual but not stored again.
+        const result = this.store.telemetry.ingest({ deviceId, properties, systemProperties: topic.systemProperties, payload });
         this.store.devices.touch(deviceId);
+        if (result.duplicate) {
+          this.logDuplicate(result);
+          return null;
+        }
+        const stored = result.message;
+        this.warnIfNotCbor(stored);
         setImmediate(() => this.emit('telemetry', stored));
         return null;
       }
@@ -587,9 +593,25 @@ export class MqttFront extends EventEmitter {
       return;
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const stored = this.store.telemetry.ingest({ deviceId: identity.deviceId, properties: { ...topic.properties, 'iothub-MessageType': 'Will' }, systemProperties: topic.systemProperties, payload });
-    this.warnIfNotCbor(stored);
-    this.emit('telemetry', stored);
+    const result = this.store.telemetry.ingest({ deviceId: identity.deviceId, properties: { ...topic.properties, 'iothub-MessageType': 'Will' }, systemProperties: topic.systemProperties, payload });
+    if (result.duplicate) {
+      this.logDuplicate(result);
+      return;
+    }
+    this.warnIfNotCbor(result.message);
+    this.emit('telemetry', result.message);
+  }
+
+  /** A message whose `$.mid` the device already used: acknowledged, not stored, counted. */
+  private logDuplicate(result: Extract<IngestResult, { duplicate: true }>): void {
+    this.log.write({
+      level: 'info',
+      event: 'telemetry.duplicate',
+      deviceId: result.deviceId,
+      messageId: result.messageId,
+      message: `telemetry message ${JSON.stringify(result.messageId)} received again (first stored as ${result.firstSeq} at ${new Date(result.firstReceivedAt).toISOString()}): acknowledged, not stored (${result.duplicates} duplicate${result.duplicates === 1 ? '' : 's'} from this device)`,
+    });
+    this.emit('duplicate', result);
   }
 
   /** A message that says application/cbor but is not CBOR is kept as sent (raw bytes), and logged. */

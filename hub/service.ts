@@ -3,6 +3,7 @@
  * front: registry changes that must reach connected devices (disable, delete), twin updates that notify the
  * device, direct methods, cloud-to-device messages. The HTTP API and the CLI go through this.
  */
+import { deviceStatsView, silentDevicesView, type DeviceStatsView, type SilentDevicesView } from './device-stats';
 import { badRequest } from './errors';
 import type { MethodRequest, MethodResult, MqttFront } from './mqtt-front';
 import type { C2dMessage, Device, HubStore, NewC2dMessage, TelemetryMessage, Twin } from './store';
@@ -92,6 +93,8 @@ export class HubService {
     readonly idScope: string,
     /** `host:port` devices use to reach the MQTT endpoint (the connection string's GatewayHostName). */
     readonly gatewayHostName: string,
+    /** The clock (ms since 1970), for statistics and silence. */
+    readonly now: () => number = Date.now,
   ) {}
 
   connectionString(device: Device): string {
@@ -160,6 +163,33 @@ export class HubService {
 
   invokeMethod(deviceId: string, request: MethodRequest): Promise<MethodResult> {
     return this.front.invokeMethod(deviceId, request);
+  }
+
+  /** A device's telemetry statistics, reported backlog and interval, and whether it is silent (for longer than factor × interval). 404 if unknown. */
+  deviceStats(deviceId: string, factor: number): DeviceStatsView {
+    const device = this.store.devices.require(deviceId);
+    const now = this.now();
+    return deviceStatsView({
+      device,
+      twin: this.store.twins.get(deviceId),
+      stats: this.store.telemetry.stats(deviceId, now),
+      connected: this.front.isConnected(deviceId),
+      factor,
+      now,
+      window: this.store.telemetry.messageIdWindow,
+    });
+  }
+
+  /** Enabled devices without a message for longer than factor × their telemetry interval. */
+  silentDevices(factor: number): SilentDevicesView {
+    return silentDevicesView({
+      devices: this.store.devices.list(),
+      twin: (deviceId) => this.store.twins.get(deviceId),
+      lastMessageTimes: this.store.telemetry.lastMessageTimes(),
+      connected: (deviceId) => this.front.isConnected(deviceId),
+      factor,
+      now: this.now(),
+    });
   }
 
   /** Queues a cloud-to-device message and sends it now if the device is connected and subscribed. */

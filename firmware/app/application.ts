@@ -20,12 +20,12 @@ import type { AppConfig } from './config';
 import { readTlsOptions } from './credentials';
 import { applyDesiredProperties, defaultRulesConfig, RulesEngine, type Alert, type RulesConfig, type RulesOutput } from './rules';
 import { openSensors, type Sensor } from './sensors';
+import { TelemetryQueue, type MessageKind } from './telemetry-queue';
 import { desiredToRules, rulesToTwin } from './twin-rules';
 import { AzureUplink, MqttUplink, type Uplink } from './uplink';
 
 const AZURE_DOMAIN = 'azure';
-/** Messages kept while there is no uplink yet (provisioning); the persistent outbox will replace this. */
-const MAX_EARLY_MESSAGES = 16;
+const APP_DOMAIN = 'app';
 /** How long the reboot method waits before restarting, so its answer reaches the hub. */
 const REBOOT_DELAY_MS = 1000;
 const CBOR_CONTENT_TYPE = 'application/cbor';
@@ -43,8 +43,11 @@ export class Application {
   private readonly startedAt: number;
   private twinReceived = false;
   private reprovisioning = false;
+  private pendingOtaStatus: OtaStatus | undefined;
+  private otaRetry: TimerId | undefined;
+  private lastReportedPercent = -10;
   private selfTestWaiters: (() => void)[] = [];
-  private early: { kind: 'telemetry' | 'alert'; payload: Uint8Array; properties: { [name: string]: string }; fields: LogFields }[] = [];
+  private readonly queue: TelemetryQueue;
 
   constructor(
     private readonly hal: Hal,
@@ -54,6 +57,17 @@ export class Application {
     this.startedAt = hal.clock.now();
     this.rulesConfig = defaultRulesConfig(config.telemetryIntervalMs);
     this.rules = new RulesEngine({ sensors: this.sensors.map((s) => s.name), config: this.rulesConfig, nowMs: this.startedAt });
+    const bootCount = ((hal.kv.get(APP_DOMAIN, 'boots') as number | undefined) ?? 0) + 1;
+    hal.kv.set(APP_DOMAIN, 'boots', bootCount);
+    this.queue = new TelemetryQueue(hal, {
+      deviceId: config.deviceId,
+      bootCount,
+      ratePerSecond: config.drainRatePerSecond,
+      startJitterMs: config.drainJitterMs,
+      window: 8,
+      overflow: config.outboxOverflow,
+      properties: (kind): { [name: string]: string } => (kind === 'alert' ? { priority: 'high', messageType: 'alert' } : {}),
+    });
   }
 
   start(): void {
@@ -93,22 +107,23 @@ export class Application {
     return {
       onConnected: () => {
         this.hal.log.event('connected', { broker: `${host}:${port}` });
+        this.queue.connected();
         this.reportDevice();
         this.checkSelfTest();
       },
       onDisconnected: (reason: string, retryInMs?: number, refusal?: number) => {
         this.hal.log.event('disconnected', { reason, retryInMs, refusal });
+        this.queue.disconnected();
         if (refusal === 4 || refusal === 5) this.hubRefused();
       },
+      onPublished: (packetId: number) => this.queue.published(packetId),
     };
   }
 
   private startUplink(uplink: Uplink): void {
     this.uplink = uplink;
     uplink.start();
-    const early = this.early;
-    this.early = [];
-    for (const message of early) this.transmit(message.kind, message.payload, message.properties, message.fields);
+    this.queue.attach(uplink);
   }
 
   /** Azure: the hub from settings, or from DPS (cached in settings), then the hub client. */
@@ -256,10 +271,36 @@ export class Application {
       selfTest: () => new Promise<void>((resolve) => this.waitForSelfTest(resolve)),
       onStatus: (status: OtaStatus) => {
         this.hal.log.event('ota', { ...status });
-        hub.reportProperties({ firmwareUpdate: { ...status } as JsonObject });
+        this.reportOtaStatus(hub, status);
       },
     });
     this.ota.start();
+  }
+
+  /**
+   * Reports the update's progress. Only the latest status matters, so one waits at most:
+   * download percentages are reported in steps of 10, and a report the twin queue cannot
+   * take now (it is full) is retried a second later rather than lost.
+   */
+  private reportOtaStatus(hub: AzureHubClient, status: OtaStatus): void {
+    if (status.state === 'downloading') {
+      const percent = status.percent ?? 0;
+      if (percent !== 0 && percent < this.lastReportedPercent + 10) return;
+      this.lastReportedPercent = percent;
+    } else {
+      this.lastReportedPercent = -10;
+    }
+    this.pendingOtaStatus = status;
+    if (this.otaRetry !== undefined) return;
+    try {
+      hub.reportProperties({ firmwareUpdate: { ...status } as JsonObject });
+      this.pendingOtaStatus = undefined;
+    } catch {
+      this.otaRetry = this.hal.timers.set(() => {
+        this.otaRetry = undefined;
+        if (this.pendingOtaStatus) this.reportOtaStatus(hub, this.pendingOtaStatus);
+      }, 1000);
+    }
   }
 
   /** The new image is healthy once it is connected and has its twin. */
@@ -283,7 +324,14 @@ export class Application {
       freeHeap: this.hal.system.freeHeap(),
       uptimeMs: this.hal.clock.now() - this.startedAt,
       sensors: this.sensors.map((s) => s.name),
+      outbox: this.outboxReport(),
     });
+  }
+
+  /** The outbox's counters for the twin: queued, sent, dropped, and the oldest record's age. */
+  private outboxReport(): JsonObject {
+    const stats = this.queue.stats();
+    return { queued: stats.queued, sent: stats.released, dropped: stats.dropped.overflow + stats.dropped.full + stats.dropped.corrupt, capacity: stats.capacity };
   }
 
   private diagnostics(): JsonObject {
@@ -348,14 +396,15 @@ export class Application {
       for (const sensor of Object.keys(output.report ?? {})) readings[sensor] = { ...readings[sensor], ...output.report![sensor] };
       for (const alert of output.alerts) this.sendAlert(alert);
     }
-    if (Object.keys(readings).length > 0) this.send('telemetry', { readings }, {});
+    if (Object.keys(readings).length > 0) this.send('telemetry', { readings });
   }
 
   private sendAlert(alert: Alert): void {
-    this.send('alert', { alert: { ...alert } }, { priority: 'high', messageType: 'alert' });
+    this.send('alert', { alert: { ...alert } });
   }
 
-  private send(kind: 'telemetry' | 'alert', body: JsonObject, properties: { [name: string]: string }): void {
+  /** Every message goes through the persistent outbox; `sent` means stored for delivery. */
+  private send(kind: MessageKind, body: JsonObject): void {
     const seq = ++this.sequence;
     const message = { seq, uptimeMs: this.hal.clock.now(), ...body };
     let payload: Uint8Array;
@@ -366,22 +415,12 @@ export class Application {
       return;
     }
     const fields = { seq, ...body, bytes: payload.length } as unknown as LogFields;
-    if (!this.uplink) {
-      if (this.early.length < MAX_EARLY_MESSAGES) this.early.push({ kind, payload, properties, fields });
-      else this.hal.log.event(kind, { ...fields, sent: false, reason: `no uplink yet and ${MAX_EARLY_MESSAGES} messages already wait` });
-      return;
-    }
-    this.transmit(kind, payload, properties, fields);
-  }
-
-  private transmit(kind: 'telemetry' | 'alert', payload: Uint8Array, properties: { [name: string]: string }, fields: LogFields): void {
-    if (!this.uplink) return;
     try {
-      this.uplink.send(payload, properties);
+      const { dropped } = this.queue.add(kind, payload);
+      this.hal.log.event(kind, { ...fields, sent: true, online: this.uplink?.connected ?? false, ...(dropped ? { droppedOldest: dropped } : {}) });
     } catch (error) {
       this.hal.log.event(kind, { ...fields, sent: false, reason: (error as Error).message });
-      return;
     }
-    this.hal.log.event(kind, { ...fields, sent: true, online: this.uplink.connected });
   }
+
 }

@@ -17,6 +17,11 @@ export interface AppConfig {
   telemetryIntervalMs: number;
   /** Azure IoT Hub, when set: the hub's host name (or the DPS assignment gives it). */
   azure?: AzureConfig;
+  /** Store-and-forward drain: publishes per second, and the random delay before a drain starts after reconnecting. */
+  drainRatePerSecond: number;
+  drainJitterMs: number;
+  /** What the outbox gives up when full: the oldest records (default) or new ones. */
+  outboxOverflow: 'drop-oldest' | 'drop-newest';
   /** The OTA signing key (raw P-256, hex) when not the one built in. */
   otaPublicKey?: string;
   /** How telemetry and alerts are encoded: JSON (the default) or CBOR (content type application/cbor). */
@@ -73,6 +78,12 @@ function choice<T extends string>(config: DeviceConfig, key: string, choices: re
   return value as T;
 }
 
+function overflowPolicy(value: unknown): 'drop-oldest' | 'drop-newest' {
+  if (value === undefined || value === '' || value === 'drop-oldest') return 'drop-oldest';
+  if (value === 'drop-newest') return 'drop-newest';
+  throw new ConfigError(`config "outboxOverflow" must be "drop-oldest" or "drop-newest" (got ${JSON.stringify(value)})`);
+}
+
 export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): AppConfig {
   const optional = (key: string) => (typeof config[key] === 'string' && config[key] !== '' ? (config[key] as string) : undefined);
   const deviceId = text(config, 'deviceId', fallbackDeviceId);
@@ -103,6 +114,9 @@ export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): A
   return {
     azure,
     otaPublicKey: optional('otaPublicKey'),
+    drainRatePerSecond: integer(config, 'drainRatePerSecond', 10, 1, 1000),
+    drainJitterMs: integer(config, 'drainJitterMs', 2000, 0, 600_000),
+    outboxOverflow: overflowPolicy(config.outboxOverflow),
     deviceId,
     mqttHost: azure ? (optional('mqttHost') ?? azure.hubHost ?? '') : text(config, 'mqttHost'),
     mqttPort: integer(config, 'mqttPort', 1883, 1, 65535),

@@ -7,13 +7,15 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { OTA_MIGRATION } from './ota';
+import { TELEMETRY_STATS_MIGRATION } from './telemetry';
 
 export type Db = Database.Database;
 
 interface Migration {
   version: number;
   description: string;
-  up: string;
+  /** SQL, or a function for a migration that must look at the file first. */
+  up: string | ((db: Db) => void);
 }
 
 const MIGRATIONS: Migration[] = [
@@ -134,6 +136,7 @@ const MIGRATIONS: Migration[] = [
     `,
   },
   OTA_MIGRATION,
+  TELEMETRY_STATS_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -179,7 +182,8 @@ function migrate(db: Db, file: string): void {
   for (const migration of MIGRATIONS) {
     if (migration.version <= current) continue;
     db.transaction(() => {
-      db.exec(migration.up);
+      if (typeof migration.up === 'string') db.exec(migration.up);
+      else migration.up(db);
       db.pragma(`user_version = ${migration.version}`);
     })();
   }

@@ -17,7 +17,8 @@ export type { Attestation, Enrollment, EnrollmentGroup, InitialTwin, Registratio
 export type { MethodCall, MethodOutcome } from './methods';
 export type { Campaign, CampaignDevice, CampaignDeviceState, CampaignState, NewCampaign, OtaImage } from './ota';
 export type { AuthenticationType, Device, DeviceAuthentication, DeviceStatus, NewDevice } from './registry';
-export type { TelemetryMessage } from './telemetry';
+export type { IngestResult, TelemetryHour, TelemetryMessage, TelemetryStats } from './telemetry';
+export { DEFAULT_MESSAGE_ID_WINDOW } from './telemetry';
 export type { Twin, TwinUpdate, TwinUpdateResult } from './twins';
 export { C2dStore, EnrollmentStore };
 
@@ -26,6 +27,8 @@ export interface HubStoreOptions {
   file: string;
   /** Telemetry messages kept per device (default 1000). */
   telemetryPerDevice?: number;
+  /** Message ids remembered per device for de-duplication: at most `maxIds` (default 10 000), none older than `maxAgeMs` (default 24 h). */
+  messageIdWindow?: { maxIds?: number; maxAgeMs?: number };
   /** The clock, ms since 1970 (tests inject one). */
   now?: () => number;
 }
@@ -45,20 +48,25 @@ export class HubStore {
     readonly file: string,
     now: () => number,
     telemetryPerDevice: number,
+    messageIdWindow: { maxIds?: number; maxAgeMs?: number },
   ) {
     this.twins = new TwinStore(db, now);
     this.devices = new DeviceRegistry(db, now, (deviceId, at) => this.twins.create(deviceId, at));
     this.c2d = new C2dStore(db, now);
     this.methods = new MethodLog(db, now);
     this.enrollments = new EnrollmentStore(db, now);
-    this.telemetry = new TelemetryStore(db, now, telemetryPerDevice);
+    this.telemetry = new TelemetryStore(db, now, telemetryPerDevice, messageIdWindow);
     this.ota = new OtaStore(db, now);
   }
 
   static open(options: HubStoreOptions): HubStore {
     const perDevice = options.telemetryPerDevice ?? 1000;
     if (!Number.isInteger(perDevice) || perDevice < 1) throw new StoreError(`telemetryPerDevice must be a whole number of at least 1 (got ${perDevice})`);
-    return new HubStore(openDatabase(options.file), options.file, options.now ?? Date.now, perDevice);
+    const window = { ...options.messageIdWindow };
+    for (const [name, value] of Object.entries(window)) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new StoreError(`messageIdWindow.${name} must be a whole number of at least 1 (got ${value})`);
+    }
+    return new HubStore(openDatabase(options.file), options.file, options.now ?? Date.now, perDevice, window);
   }
 
   /** Runs `fn` in one transaction (all or nothing). */

@@ -173,13 +173,14 @@ export class DeviceRegistry {
     return this.get(deviceId)!;
   }
 
-  /** Deletes the device and everything kept for it (twin, messages, method log, telemetry). 404 if unknown. */
+  /** Deletes the device and everything kept for it (twin, messages, method log, telemetry and its statistics). 404 if unknown. */
   delete(deviceId: string): void {
     this.db.transaction(() => {
       const result = this.db.prepare('DELETE FROM devices WHERE device_id = ?').run(deviceId);
       if (result.changes === 0) throw deviceNotFound(deviceId);
       this.db.prepare('DELETE FROM method_calls WHERE device_id = ?').run(deviceId);
-      this.db.prepare('DELETE FROM telemetry WHERE device_id = ?').run(deviceId);
+      // Telemetry, and the message ids and counters kept for it: a new device with this id starts afresh.
+      for (const table of ['telemetry', 'telemetry_message_ids', 'telemetry_stats', 'telemetry_minutes']) this.db.prepare(`DELETE FROM ${table} WHERE device_id = ?`).run(deviceId);
     })();
   }
 

@@ -72,7 +72,9 @@ describe.each(ENGINES)('OTA on the %s engine', (engine) => {
   ])('%s is refused with the reason in the twin; the old image keeps running', async (_what, make, reason) => {
     const envelope = make('1.0.7');
     hub().service.updateTwin(DEVICE, { properties: { desired: { firmware: envelope } } });
-    await run.simulation.run(run.simulation.scheduler.now() + 2 * MINUTE);
+    await run.simulation.run(run.simulation.scheduler.now() + 3 * MINUTE);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the last reported patch is on its way
+    await run.simulation.run(run.simulation.scheduler.now() + 1000);
     const update = reported().firmwareUpdate as { state: string; reason: string };
     expect(['failed', 'refused']).toContain(update.state);
     expect(update.reason).toMatch(reason);

@@ -55,7 +55,7 @@ export class TestSubscriber {
   /** Distinct telemetry sequence numbers received per device (QoS 1 may deliver twice). */
   sequences(deviceId: string): number[] {
     const seqs = new Set<number>();
-    for (const m of this.messages) if (m.topic === `devices/${deviceId}/messages/events/`) seqs.add(JSON.parse(m.payload.toString()).seq);
+    for (const m of this.messages) if (m.topic.startsWith(`devices/${deviceId}/messages/events/`)) seqs.add(JSON.parse(m.payload.toString()).seq);
     return [...seqs].sort((a, b) => a - b);
   }
 
