@@ -14,7 +14,7 @@ export type MessageKind = 'telemetry' | 'alert';
 /** First payload byte on flash: which kind of message the rest is. */
 const KIND_BYTE: { [kind in MessageKind]: number } = { telemetry: 0, alert: 1 };
 const KIND_OF_BYTE: MessageKind[] = ['telemetry', 'alert'];
-/** Most records a drain step reads from flash at once. */
+/** While the drain waits on something without a time (a connection), it looks again this often. */
 const PLAN_EVERY_MS_WHEN_IDLE = 60_000;
 
 export interface TelemetryQueueOptions {
