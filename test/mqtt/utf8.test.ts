@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeUtf8, encodeUtf8, utf8Length } from '../../firmware/iot/mqtt/utf8';
+import { decodeUtf8, encodeUtf8, utf8Length } from '../../firmware/codec/utf8';
 import { hex, toHex } from './support';
 
 describe('UTF-8', () => {

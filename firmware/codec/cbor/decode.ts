@@ -20,7 +20,7 @@
 import { CborError } from './errors';
 import { halfToNumber } from './float';
 import { resolveLimits, type CborLimits } from './limits';
-import { decodeUtf8 } from './utf8';
+import { decodeUtf8 } from '../utf8';
 import type { CborMap, CborValue } from './value';
 
 const TWO_POW_32 = 0x1_0000_0000;

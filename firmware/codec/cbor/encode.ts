@@ -17,7 +17,7 @@
 import { CborError } from './errors';
 import { numberToHalf } from './float';
 import { resolveLimits, type CborLimits } from './limits';
-import { utf8Length, writeUtf8 } from './utf8';
+import { utf8Length, writeUtf8 } from '../utf8';
 import { FALSE, FLOAT16, FLOAT32, FLOAT64, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_NEGATIVE, MAJOR_TEXT, MAJOR_UNSIGNED, NULL, TRUE, type CborEncodable } from './value';
 
 const TWO_POW_32 = 0x1_0000_0000;

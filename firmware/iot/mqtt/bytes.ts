@@ -5,7 +5,7 @@
  */
 import { MqttProtocolError } from './errors';
 import { mqttStringError } from './topic';
-import { decodeUtf8, encodeUtf8 } from './utf8';
+import { decodeUtf8, encodeUtf8 } from '../../codec/utf8';
 
 export class ByteReader {
   private offset = 0;

@@ -17,7 +17,7 @@ import type {
 import { PACKET_TYPE_CODES, PROTOCOL_LEVEL, PROTOCOL_NAME, SUBACK_FAILURE } from './packets';
 import { encodeRemainingLength } from './remaining-length';
 import { topicFilterError, topicNameError } from './topic';
-import { encodeUtf8 } from './utf8';
+import { encodeUtf8 } from '../../codec/utf8';
 
 const PROTOCOL_NAME_BYTES = encodeUtf8(PROTOCOL_NAME) as Uint8Array;
 

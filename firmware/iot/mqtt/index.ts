@@ -14,4 +14,4 @@ export { decodeRemainingLength, encodeRemainingLength, MAX_REMAINING_LENGTH, rem
 export { MqttSession } from './session';
 export type { MqttEvent, MqttOutput, MqttSessionOptions, MqttSessionState, PublishOptions } from './session';
 export { isValidTopicFilter, isValidTopicName, MAX_STRING_BYTES, mqttStringError, topicFilterError, topicMatchesFilter, topicNameError } from './topic';
-export { decodeUtf8, encodeUtf8, utf8Length, writeUtf8 } from './utf8';
+export { decodeUtf8, encodeUtf8, utf8Length, writeUtf8 } from '../../codec/utf8';

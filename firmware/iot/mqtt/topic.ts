@@ -2,7 +2,7 @@
  * Topic names (what PUBLISH carries) and topic filters (what SUBSCRIBE carries), per
  * MQTT 3.1.1 section 4.7. The checks return a description of the problem, or undefined.
  */
-import { utf8Length } from './utf8';
+import { utf8Length } from '../../codec/utf8';
 
 /** Every MQTT string, topics included, is at most this many UTF-8 bytes. */
 export const MAX_STRING_BYTES = 65_535;

@@ -1,6 +1,8 @@
 /**
- * Strict UTF-8 in plain JavaScript: XS on ESP32 has no TextEncoder/TextDecoder, and MQTT
- * requires well-formed UTF-8 (no surrogate code points, no overlong forms) [MQTT-1.5.3-1].
+ * Strict UTF-8 in plain JavaScript, shared by the MQTT and CBOR codecs: XS on ESP32 has no
+ * TextEncoder/TextDecoder; MQTT requires well-formed UTF-8 (no surrogate code points, no
+ * overlong forms) [MQTT-1.5.3-1], and invalid UTF-8 makes a CBOR text string not
+ * well-formed (RFC 8949 §3.1).
  */
 
 /** UTF-8 byte length of `text`, or -1 when it holds a lone surrogate (which UTF-8 cannot encode). */
