@@ -7,6 +7,7 @@ function setup(options: Partial<DrainPlannerOptions> = {}, sectors = 8): { flash
   const planner = new DrainPlanner(outbox, {
     deviceId: 'dev-1',
     ratePerSecond: 10,
+    burst: 10,
     startJitterMs: 0,
     random: () => 0,
     window: 8,
@@ -31,7 +32,7 @@ describe('message ids', () => {
     expect(first).toEqual(['dev-1-c0000000-1', 'dev-1-c0000000-2', 'dev-1-c0000000-3']);
     // after a reboot the same records keep their ids
     const reopened = openMemory(flash);
-    const again = new DrainPlanner(reopened, { deviceId: 'dev-1', ratePerSecond: 10, startJitterMs: 0, random: () => 0, window: 8 });
+    const again = new DrainPlanner(reopened, { deviceId: 'dev-1', ratePerSecond: 10, burst: 10, startJitterMs: 0, random: () => 0, window: 8 });
     again.connected(0);
     expect(again.plan(0).publish.map((p) => p.messageId)).toEqual(first);
     // a fresh log (erased partition) has another random log id
@@ -90,6 +91,25 @@ describe('rate limit', () => {
     for (let i = 0; i < sentAt.length; i++) {
       for (let j = i; j < sentAt.length; j++) expect(j - i + 1).toBeLessThanOrEqual(3 + (2 * (sentAt[j]! - sentAt[i]!)) / 1000);
     }
+  });
+
+  test('by default (burst 1) publishes are at least 1/rate apart: any one-second window holds at most `rate`', () => {
+    const { outbox, planner } = setup({ ratePerSecond: 10, burst: undefined, window: 64 });
+    appendN(outbox, 60);
+    planner.connected(0);
+    const sentAt: number[] = [];
+    let now = 0;
+    while (sentAt.length < 60) {
+      const plan = planner.plan(now);
+      for (const p of plan.publish) {
+        sentAt.push(now);
+        planner.acknowledged(p.record.seq);
+      }
+      now = plan.nextPlanAtMs ?? now + 1;
+    }
+    expect(sentAt.slice(0, 4)).toEqual([0, 100, 200, 300]);
+    for (let i = 1; i < sentAt.length; i++) expect(sentAt[i]! - sentAt[i - 1]!).toBeGreaterThanOrEqual(100);
+    for (let i = 0; i < sentAt.length; i++) expect(sentAt.filter((t) => t >= sentAt[i]! && t < sentAt[i]! + 1000).length).toBeLessThanOrEqual(10);
   });
 
   test('an idle bucket refills only up to the burst', () => {

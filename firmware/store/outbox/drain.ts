@@ -8,7 +8,9 @@
  *   `minStartDelayMs + random * startJitterMs`, so a fleet that comes back together (broker
  *   restart, network outage) spreads its backlog out instead of storming the hub.
  * - Rate limit: a token bucket of `burst` tokens refilled at `ratePerSecond`; one token per
- *   publish. The bucket is full when sending starts.
+ *   publish. The bucket is full when sending starts. With the default burst of 1, publishes
+ *   are at least 1/ratePerSecond apart, so N devices never deliver more than N x rate
+ *   messages in any one second, however their drains line up.
  * - Window: at most `window` records published and not yet acknowledged.
  * - Live and backlog: records appended before the connection came up are the backlog, the
  *   rest are live. Each stream is sent oldest first; between them the planner interleaves
@@ -41,7 +43,7 @@ export interface DrainPlannerOptions {
   deviceId: string;
   /** Token refill rate: publishes per second (> 0). */
   ratePerSecond: number;
-  /** Token bucket size: the largest burst. Default: ratePerSecond rounded up, at least 1. */
+  /** Token bucket size: the largest burst. Default 1: publishes evenly spaced at 1/ratePerSecond. */
   burst?: number;
   /** The start delay after a connection is `minStartDelayMs + random() * startJitterMs`. */
   startJitterMs: number;
@@ -115,7 +117,7 @@ export class DrainPlanner {
     const interleave = options.interleave ?? { live: 1, backlog: 4 };
     this.deviceId = options.deviceId;
     this.rate = options.ratePerSecond;
-    this.burst = options.burst ?? Math.max(1, Math.ceil(options.ratePerSecond));
+    this.burst = options.burst ?? 1;
     this.minStartDelayMs = options.minStartDelayMs ?? 0;
     this.startJitterMs = options.startJitterMs;
     this.random = options.random;
