@@ -57,6 +57,7 @@ export const TELEMETRY_SYSTEM_PROPERTIES: { [key: string]: string } = {
   '$.ct': 'contentType',
   '$.ce': 'contentEncoding',
   '$.exp': 'expiryTimeUtc',
+  '$.ctime': 'creationTimeUtc',
   '$.ifid': 'interfaceId',
   '$.sub': 'subject',
   '$.on': 'outputName',

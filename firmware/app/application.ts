@@ -67,6 +67,7 @@ export class Application {
       window: 8,
       overflow: config.outboxOverflow,
       properties: (kind): { [name: string]: string } => (kind === 'alert' ? { priority: 'high', messageType: 'alert' } : {}),
+      onDrained: () => this.reportOutbox(),
     });
   }
 
@@ -328,10 +329,28 @@ export class Application {
     });
   }
 
-  /** The outbox's counters for the twin: queued, sent, dropped, and the oldest record's age. */
+  /**
+   * The outbox's counters for the twin: queued, sent, dropped, capacity, and the oldest
+   * record's age in ms (null when the queue is empty or the age is unknown; null also clears
+   * the value reported before).
+   */
   private outboxReport(): JsonObject {
-    const stats = this.queue.stats();
-    return { queued: stats.queued, sent: stats.released, dropped: stats.dropped.overflow + stats.dropped.full + stats.dropped.corrupt, capacity: stats.capacity };
+    return this.queue.report();
+  }
+
+  /**
+   * The backlog found at connect has been delivered: report the counters again, so the twin
+   * (and the hub's reported backlog) does not keep showing the queue as it was at connect.
+   * A report the twin queue cannot take now is left out; the next connection reports again.
+   */
+  private reportOutbox(): void {
+    const hub = this.hub;
+    if (!hub) return;
+    try {
+      hub.reportProperties({ outbox: this.outboxReport() });
+    } catch (error) {
+      this.hal.log.write('warn', 'outbox counters not reported', { reason: (error as Error).message });
+    }
   }
 
   private diagnostics(): JsonObject {

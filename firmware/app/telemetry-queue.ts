@@ -3,11 +3,20 @@
  * `outbox`) first and leaves it only when the broker has acknowledged it (QoS 1 PUBACK).
  * The drain is planned by the outbox's DrainPlanner: in order, rate-limited, after a
  * jittered delay when a connection comes back, live messages interleaved with the backlog.
- * Each message carries a stable id (`$.mid`) so the hub can drop duplicates.
+ * Each message carries a stable id (`$.mid`) so the hub can drop duplicates, and the time its
+ * reading was taken (`$.ctime`, ISO 8601 UTC) whenever the wall clock of that time is known.
+ *
+ * Times: a reading taken before the wall clock is known (no time sync yet) is stored with this
+ * boot's number and uptime. Once the wall clock is known, the queue gives the outbox this
+ * boot's offset (`timestampFix(bootCount, wall - uptime)`, once per boot, only if some record
+ * needed it), so those records go out with a corrected `$.ctime` and the fix is on flash for
+ * later boots too. Records of an earlier boot whose clock never became known before it ended
+ * stay uptime-only: they go out without `$.ctime` (their payload carries `uptimeMs`).
  */
 import type { Hal, TimerId } from '../../hal';
-import { DrainPlanner, Outbox, type OutboxStats } from '../store/outbox';
-import type { Uplink } from './uplink';
+import { isoTimeUtc } from '../codec/iso-time';
+import { DrainPlanner, Outbox, type OutboxRecord, type OutboxStats, type RecordTime } from '../store/outbox';
+import type { Uplink, UplinkSystemProperties } from './uplink';
 
 export type MessageKind = 'telemetry' | 'alert';
 
@@ -29,7 +38,20 @@ export interface TelemetryQueueOptions {
   overflow: 'drop-oldest' | 'drop-newest';
   /** Properties each kind of message carries. */
   properties: (kind: MessageKind) => { [name: string]: string };
+  /**
+   * The outbox is empty again after a connection that found records queued (the backlog and
+   * whatever came in meanwhile have all been acknowledged): once per such connection, so the
+   * application can report its counters again.
+   */
+  onDrained?: () => void;
 }
+
+/**
+ * The outbox as the twin's reported `outbox` property shows it. `oldestAgeMs` is null when
+ * the queue is empty or the oldest record's age is unknown (stored with an earlier boot's
+ * uptime and no wall clock for that boot): null also clears an earlier value in the twin.
+ */
+export type OutboxReport = { queued: number; sent: number; dropped: number; capacity: number; oldestAgeMs: number | null };
 
 export class TelemetryQueue {
   private readonly outbox: Outbox;
@@ -38,6 +60,12 @@ export class TelemetryQueue {
   private timer: TimerId | undefined;
   /** MQTT packet id → outbox sequence number, for the messages in flight (bounded by the window). */
   private readonly inFlight = new Map<number, number>();
+  /** A record of this boot was stored with uptime only (the wall clock was unknown then). */
+  private uptimeOnly = false;
+  /** This boot's wall-clock offset has been given to the outbox. */
+  private timeFixed = false;
+  /** The last connection found records queued, and the outbox has not been empty since. */
+  private backlogPending = false;
 
   constructor(
     private readonly hal: Hal,
@@ -62,8 +90,10 @@ export class TelemetryQueue {
     const record = new Uint8Array(payload.length + 1);
     record[0] = KIND_BYTE[kind];
     record.set(payload, 1);
-    const wallMs = this.hal.clock.wallTime();
-    const result = this.outbox.append(record, { bootCount: this.options.bootCount, uptimeMs: this.hal.clock.now(), ...(wallMs === undefined ? {} : { wallMs }) });
+    this.fixTimes();
+    const time = this.now();
+    if (time.wallMs === undefined) this.uptimeOnly = true;
+    const result = this.outbox.append(record, time);
     this.drain();
     return result;
   }
@@ -74,6 +104,7 @@ export class TelemetryQueue {
   }
 
   connected(): void {
+    this.backlogPending = this.outbox.queued > 0;
     this.planner.connected(this.hal.clock.now());
     this.drain();
   }
@@ -90,16 +121,71 @@ export class TelemetryQueue {
     this.outbox.release(seq);
     this.planner.acknowledged(seq);
     this.drain();
+    if (this.backlogPending && this.outbox.queued === 0) {
+      this.backlogPending = false;
+      this.options.onDrained?.();
+    }
   }
 
   stats(): OutboxStats {
     return this.outbox.stats();
   }
 
+  /** Age of the oldest queued record now, in ms; undefined when the queue is empty or the age is unknown. */
+  oldestAgeMs(): number | undefined {
+    this.fixTimes();
+    try {
+      return this.outbox.oldestAgeMs(this.now());
+    } catch {
+      return undefined; // the outbox is unusable after a flash failure: the age is unknown
+    }
+  }
+
+  /** The counters for the twin's reported `outbox` property. */
+  report(): OutboxReport {
+    const stats = this.outbox.stats();
+    const { overflow, full, corrupt } = stats.dropped;
+    return { queued: stats.queued, sent: stats.released, dropped: overflow + full + corrupt, capacity: stats.capacity, oldestAgeMs: this.oldestAgeMs() ?? null };
+  }
+
+  /** This boot's number, its uptime and the wall clock when it is known. */
+  private now(): RecordTime {
+    const uptimeMs = this.hal.clock.now();
+    const wallMs = this.hal.clock.wallTime();
+    return wallMs === undefined ? { bootCount: this.options.bootCount, uptimeMs } : { bootCount: this.options.bootCount, uptimeMs, wallMs };
+  }
+
+  /**
+   * The wall clock is known now and was not when a record of this boot was stored: give the
+   * outbox this boot's offset (wall - uptime), once. A flash failure leaves it to the next try.
+   */
+  private fixTimes(): void {
+    if (!this.uptimeOnly || this.timeFixed) return;
+    const wallMs = this.hal.clock.wallTime();
+    if (wallMs === undefined) return;
+    try {
+      this.outbox.timestampFix(this.options.bootCount, wallMs - this.hal.clock.now());
+      this.timeFixed = true;
+    } catch {
+      // the outbox is unusable until reopened; appends and reads fail and say so
+    }
+  }
+
+  /** The system properties a record goes out with: its message id, and its creation time when known. */
+  private systemProperties(record: OutboxRecord, messageId: string): UplinkSystemProperties {
+    if (record.wallMs === undefined) return { messageId };
+    try {
+      return { messageId, creationTimeUtc: isoTimeUtc(record.wallMs) };
+    } catch {
+      return { messageId }; // a time no date can name (a wild clock): leave it out
+    }
+  }
+
   /** Publishes what the planner allows now and sets the timer for the next step. */
   private drain(): void {
     if (this.timer !== undefined) this.hal.timers.clear(this.timer);
     this.timer = undefined;
+    this.fixTimes();
     const uplink = this.uplink;
     const now = this.hal.clock.now();
     const plan = this.planner.plan(now);
@@ -107,7 +193,7 @@ export class TelemetryQueue {
       const kind = KIND_OF_BYTE[item.record.payload[0]] ?? 'telemetry';
       try {
         if (!uplink) throw new Error('no uplink');
-        const packetId = uplink.send(item.record.payload.subarray(1), this.options.properties(kind), item.messageId);
+        const packetId = uplink.send(item.record.payload.subarray(1), this.options.properties(kind), this.systemProperties(item.record, item.messageId));
         this.inFlight.set(packetId, item.record.seq);
       } catch {
         this.planner.failed(item.record.seq); // the MQTT queue is full or we are offline: plan it again later

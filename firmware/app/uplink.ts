@@ -14,17 +14,26 @@ export interface UplinkEvents {
   onPublished?(packetId: number): void;
 }
 
+/** The system properties the application sets on a message (IoT Hub's names; see MessageSystemProperties). */
+export interface UplinkSystemProperties {
+  /** `$.mid`: stable across re-sends, so the hub can drop duplicates. */
+  messageId?: string;
+  /** `$.ctime`: when the reading was taken, ISO 8601 UTC (`2024-05-01T12:34:56.789Z`). */
+  creationTimeUtc?: string;
+}
+
 export interface Uplink {
   readonly connected: boolean;
   start(): void;
   stop(): void;
   /** Sends with QoS 1; returns the packet id. Throws when the QoS 1 queue is full. */
-  send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number;
+  send(payload: Uint8Array, properties: { [name: string]: string }, system?: UplinkSystemProperties): number;
 }
 
 /**
- * Generic MQTT: telemetry on `devices/{id}/messages/events/` with the properties URL-encoded;
- * `contentType`, when given, goes with every message as the system property `$.ct`.
+ * Generic MQTT: telemetry on `devices/{id}/messages/events/` with the properties URL-encoded,
+ * then the system properties as IoT Hub writes them: `contentType`, when given, goes with
+ * every message as `$.ct`; then `$.mid` and `$.ctime` when the message has them.
  */
 export class MqttUplink implements Uplink {
   private readonly client: MqttClient;
@@ -69,11 +78,12 @@ export class MqttUplink implements Uplink {
     this.client.stop();
   }
 
-  send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number {
+  send(payload: Uint8Array, properties: { [name: string]: string }, system: UplinkSystemProperties = {}): number {
     const bag = Object.keys(properties)
       .map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(properties[name])}`)
       .concat(this.contentType === undefined ? [] : [`%24.ct=${encodeURIComponent(this.contentType)}`])
-      .concat(messageId === undefined ? [] : [`%24.mid=${encodeURIComponent(messageId)}`])
+      .concat(system.messageId === undefined ? [] : [`%24.mid=${encodeURIComponent(system.messageId)}`])
+      .concat(system.creationTimeUtc === undefined ? [] : [`%24.ctime=${encodeURIComponent(system.creationTimeUtc)}`])
       .join('&');
     return this.client.publish(this.topic + bag, payload, { qos: 1 }) as number;
   }
@@ -81,7 +91,8 @@ export class MqttUplink implements Uplink {
 
 /**
  * Azure IoT Hub: the hub client carries telemetry (with `contentType`; the hub client adds the
- * content encoding utf-8 for JSON, none for binary types); the app uses its twin, methods and C2D too.
+ * content encoding utf-8 for JSON, none for binary types; `$.mid` and `$.ctime` as given); the
+ * app uses its twin, methods and C2D too.
  */
 export class AzureUplink implements Uplink {
   constructor(
@@ -107,7 +118,7 @@ export class AzureUplink implements Uplink {
     this.hub.stop();
   }
 
-  send(payload: Uint8Array, properties: { [name: string]: string }, messageId?: string): number {
-    return this.hub.sendTelemetry(payload, properties, this.contentType, messageId === undefined ? {} : { messageId });
+  send(payload: Uint8Array, properties: { [name: string]: string }, system: UplinkSystemProperties = {}): number {
+    return this.hub.sendTelemetry(payload, properties, this.contentType, { messageId: system.messageId, creationTimeUtc: system.creationTimeUtc });
   }
 }

@@ -225,6 +225,15 @@ describe('telemetry', () => {
     expect(recent.body).toEqual([expect.objectContaining({ deviceId: 'tel1', body: { t: 20 }, bodyBase64: Buffer.from('{"t":20}').toString('base64') })]);
     expect((await http(hub, 'GET', '/devices/tel1/telemetry?limit=many')).status).toBe(400);
   });
+
+  test('the creation time a device sets ($.ctime) is shown as the system property creationTimeUtc', async () => {
+    const client = await online('tel1', key);
+    await client.publish('devices/tel1/messages/events/%24.mid=tel1-ctime-1&%24.ctime=2025-03-14T09%3A26%3A53.589Z&unit=C', JSON.stringify({ t: 21 }), 1);
+    const recent = await http(hub, 'GET', '/devices/tel1/telemetry?limit=1');
+    expect(recent.body).toEqual([
+      expect.objectContaining({ properties: { unit: 'C' }, systemProperties: { messageId: 'tel1-ctime-1', creationTimeUtc: '2025-03-14T09:26:53.589Z' }, body: { t: 21 } }),
+    ]);
+  });
 });
 
 describe('enrollments', () => {

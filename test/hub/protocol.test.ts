@@ -10,6 +10,7 @@ import {
   parseHubDevicePublish,
   parseHubUsername,
   parsePropertyBag,
+  TELEMETRY_SYSTEM_PROPERTIES,
   topicMatches,
 } from '../../hub/topics';
 
@@ -110,6 +111,16 @@ describe('topics', () => {
       properties: { x: '1' },
       systemProperties: { contentType: 'application/json', contentEncoding: 'utf-8' },
     });
+  });
+
+  test('$.ctime (the reading\'s creation time) is a system property, creationTimeUtc', () => {
+    const topic = 'devices/d/messages/events/%24.mid=d-0000abcd-7&%24.ctime=2025-03-14T09%3A26%3A53.589Z&unit=C';
+    expect(parseHubDevicePublish(topic, 'd')).toEqual({
+      kind: 'telemetry',
+      properties: { unit: 'C' },
+      systemProperties: { messageId: 'd-0000abcd-7', creationTimeUtc: '2025-03-14T09:26:53.589Z' },
+    });
+    expect(TELEMETRY_SYSTEM_PROPERTIES['$.ctime']).toBe('creationTimeUtc');
   });
 
   test('request topics and their request ids', () => {

@@ -10,9 +10,14 @@ const MINUTE = 60_000;
 
 describe.each(ENGINES)('the local hub on the %s engine', (engine) => {
   let run: TestRun;
+  /** The device's reported `outbox` patches, in order. */
+  const outboxReports: { [key: string]: unknown }[] = [];
 
   beforeAll(async () => {
     run = await startSimulation({ engine, hub: true });
+    run.simulation.localHub!.front.on('reported', ({ patch }: { patch: { outbox?: { [key: string]: unknown } } }) => {
+      if (patch.outbox) outboxReports.push(patch.outbox);
+    });
     await run.simulation.run(2 * MINUTE);
   });
   afterAll(() => run?.simulation.stop());
@@ -33,6 +38,24 @@ describe.each(ENGINES)('the local hub on the %s engine', (engine) => {
     expect(reported().freeHeap).toEqual(expect.any(Number));
     expect(hub().store.telemetry.recent(DEVICE).length).toBeGreaterThanOrEqual(2);
     expect(run.of('error')).toEqual([]);
+  });
+
+  test('telemetry carries its creation time; the outbox is reported with its oldest age, and again once the backlog is delivered', () => {
+    const messages = hub().store.telemetry.recent(DEVICE);
+    expect(messages.length).toBeGreaterThanOrEqual(2);
+    for (const message of messages) {
+      const created = Date.parse(message.systemProperties.creationTimeUtc!);
+      expect(message.systemProperties.creationTimeUtc).toBe(new Date(created).toISOString());
+      expect(created).toBeLessThanOrEqual(message.enqueuedAt);
+    }
+    // The first reading is taken while the device provisions: it is the backlog at connect.
+    expect(outboxReports.length).toBeGreaterThanOrEqual(2);
+    expect(outboxReports[0]).toEqual({ queued: 1, sent: 0, dropped: 0, capacity: expect.any(Number), oldestAgeMs: expect.any(Number) });
+    expect(outboxReports[0]!.oldestAgeMs).toBeGreaterThan(0);
+    expect(outboxReports[outboxReports.length - 1]).toEqual({ queued: 0, sent: 1, dropped: 0, capacity: expect.any(Number), oldestAgeMs: null });
+    // null removes the property: the twin does not keep a stale age.
+    expect(reported().outbox).toMatchObject({ queued: 0, dropped: 0 });
+    expect(reported().outbox).not.toHaveProperty('oldestAgeMs');
   });
 
   test('a desired telemetryInterval applies at once and is acknowledged', async () => {

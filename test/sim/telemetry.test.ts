@@ -52,7 +52,8 @@ describe.each(ENGINES)('telemetry on the %s engine', (engine) => {
     const sent = run.of('telemetry').filter((e) => e.sent).length;
     expect(subscriber.messages).toHaveLength(sent);
     const first = subscriber.messages.find((m) => m.topic.startsWith('devices/esp32-devkitc-002/messages/events/'))!;
-    expect(first.topic).toMatch(/^devices\/esp32-devkitc-002\/messages\/events\/%24\.mid=esp32-devkitc-002-[0-9a-f]{8}-\d+$/); // a stable message id for de-duplication
+    // A stable message id for de-duplication, and the reading's creation time (the simulator's devices know the wall clock).
+    expect(first.topic).toMatch(/^devices\/esp32-devkitc-002\/messages\/events\/%24\.mid=esp32-devkitc-002-[0-9a-f]{8}-\d+&%24\.ctime=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A\d\d\.\d{3}Z$/);
     const body = JSON.parse(first.payload.toString());
     expect(body).toMatchObject({ seq: 1, readings: { sht31: { temperature: expect.any(Number), humidity: expect.any(Number) } } });
   });
