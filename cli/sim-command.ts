@@ -8,6 +8,7 @@ import { Simulation, SimulationError } from '../host-sim/simulation';
 import { publicKeyFromHex, publicKeyFromPem, publicKeyToHex } from '../host-sim/ota/keys';
 import { formatDuration, parseDuration, UsageError } from './duration';
 import { formatHuman, formatJson } from './format';
+import { parseScenario, ScenarioError, startScenario, type Scenario, type ScenarioSummary } from '../host-sim/scenario';
 
 export const SIM_USAGE = `usage: thingkit sim [options]
 
@@ -35,6 +36,11 @@ broker and prints what each device does.
                        thingkit ota keygen wrote) instead of the one built into the firmware
   --payload json|cbor  telemetry encoding (default json; cbor: content type application/cbor)
   --state DIR          keep device flash images in DIR (default: a temporary folder)
+  --scenario FILE      run a scenario file on virtual time against the local hub: outages,
+                       broker restarts, device restarts, power cuts and time sync at given
+                       times (see docs/CONNECTIVITY.md); prints what happened and a summary
+                       of every reading: sent, received, duplicates dropped, dropped, lost.
+                       Exit code 1 when a reading was lost or arrived out of order.
   --json               one JSON object per line instead of text
 `;
 
@@ -57,6 +63,8 @@ interface SimArguments {
   cert?: string;
   key?: string;
   otaKey?: string;
+  scenario?: Scenario;
+  devicesGiven: boolean;
 }
 
 export function parseSimArguments(argv: string[]): SimArguments {
@@ -83,6 +91,7 @@ export function parseSimArguments(argv: string[]): SimArguments {
         cert: { type: 'string' },
         key: { type: 'string' },
         'ota-key': { type: 'string' },
+        scenario: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -100,7 +109,13 @@ export function parseSimArguments(argv: string[]): SimArguments {
   if (!(v.board! in boards)) {
     throw new UsageError(`unknown board "${v.board}"; known boards: ${Object.keys(boards).join(', ')}`);
   }
+  if (v.scenario !== undefined) {
+    if (v.broker || v.bare || v.tls) throw new UsageError('--scenario runs against the local hub (it de-duplicates and counts): leave out --broker, --bare and --tls');
+    if (v.for !== undefined) throw new UsageError('--scenario: the scenario file says how long it runs ("duration"); leave out --for');
+  }
   return {
+    scenario: v.scenario === undefined ? undefined : readScenario(v.scenario),
+    devicesGiven: argv.some((arg) => arg === '--devices' || arg.startsWith('--devices=')),
     engine: v.engine,
     devices,
     board: v.board!,
@@ -118,6 +133,21 @@ export function parseSimArguments(argv: string[]): SimArguments {
     ...tlsFiles(v),
     otaKey: v['ota-key'] === undefined ? undefined : otaKeyHex(v['ota-key']),
   };
+}
+
+function readScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--scenario ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  try {
+    return parseScenario(text, file);
+  } catch (error) {
+    if (error instanceof ScenarioError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** --ota-key: hex of the raw public key, or a public key PEM file; returned as hex (config otaPublicKey). */
@@ -160,6 +190,7 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
     return 0;
   }
   const args = parseSimArguments(argv);
+  if (args.scenario) return scenarioCommand(args, args.scenario, out);
   const counts = new Map<string, number>();
   const lastMeterAt = new Map<string, number>();
   const sink = (event: SimEvent) => {
@@ -220,4 +251,70 @@ export async function simCommand(argv: string[], out: (line: string) => void = (
     out(`thingkit: done in ${((performance.now() - started) / 1000).toFixed(1)} s of wall time: ${summary}`);
   }
   return 0;
+}
+
+/** `thingkit sim --scenario FILE`: the scenario's events as they happen, then the account. */
+async function scenarioCommand(args: SimArguments, scenario: Scenario, out: (line: string) => void): Promise<number> {
+  // Text output shows the scenario and what it disturbs, at simulation time, not every
+  // reading nor every failed reconnect; --json shows everything, with `at` (simulation ms).
+  const shown = new Set(['scenario', 'connected', 'disconnected', 'power-cut', 'restart', 'error', 'boot']);
+  const online = new Map<string, boolean>();
+  let now = () => 0;
+  const sink = (event: SimEvent) => {
+    if (args.json) return out(formatJson({ ...event, at: now() }));
+    if (!shown.has(event.type)) return;
+    if (event.type === 'connected' || event.type === 'disconnected') {
+      const up = event.type === 'connected';
+      if (online.get(event.device) === up) return;
+      online.set(event.device, up);
+    }
+    out(formatHuman({ ...event, t: now() }));
+  };
+  const config: { [key: string]: number | string } = {};
+  if (args.intervalMs !== undefined) config.telemetryIntervalMs = args.intervalMs;
+  if (args.otaKey !== undefined) config.otaPublicKey = args.otaKey;
+  if (args.payloadFormat !== undefined) config.payloadFormat = args.payloadFormat;
+  const devices = args.devicesGiven ? args.devices : (scenario.devices ?? 1);
+  if (!args.json) {
+    const about = scenario.description ? ` "${scenario.description}"` : '';
+    out(`thingkit: scenario${about}: ${devices} device(s) on ${args.engine}, ${formatDuration(scenario.durationMs)} of virtual time, ${scenario.events.length} event(s)`);
+  }
+  const started = performance.now();
+  let run;
+  try {
+    run = await startScenario(scenario, { engine: args.engine, devices, board: args.board, stateDir: args.stateDir, sensors: args.sensors, hubHttpPort: args.hubHttpPort, config, sink });
+  } catch (error) {
+    if (error instanceof FirmwareError) throw new SimulationError(`the firmware failed at boot: ${error.message}`);
+    throw error;
+  }
+  now = () => run.simulation.scheduler.now();
+  const interrupt = () => void run.simulation.stop();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let summary: ScenarioSummary;
+  try {
+    summary = await run.run();
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (args.json) out(JSON.stringify({ type: 'summary', wallSeconds: +wallSeconds.toFixed(1), ...summary }));
+  else for (const line of summaryLines(summary, scenario, wallSeconds)) out(line);
+  return summary.lost > 0 || summary.outOfOrder > 0 ? 1 : 0;
+}
+
+function summaryLines(summary: ScenarioSummary, scenario: Scenario, wallSeconds: number): string[] {
+  const settled = summary.simulatedMs - scenario.durationMs;
+  const counts = (a: Omit<ScenarioSummary, 'devices' | 'perDevice' | 'simulatedMs' | 'peakPerSecond' | 'drainLimitPerSecond'>) =>
+    `sent ${a.sent}, received ${a.received}, duplicates dropped ${a.duplicates}, dropped by the outbox ${a.dropped}, lost ${a.lost}, out of order ${a.outOfOrder}`;
+  const lines = [
+    `thingkit: scenario done: ${formatDuration(summary.simulatedMs)} simulated${settled > 0 ? ` (${formatDuration(settled)} of it delivering what was left)` : ''} in ${wallSeconds.toFixed(1)} s`,
+    `  readings: ${counts(summary)}`,
+    `  hub: at most ${summary.peakPerSecond} message(s) in one second (the fleet's drain limit: ${summary.drainLimitPerSecond}/s)`,
+    `  devices: ${summary.connections} connection(s), ${summary.restarts} restart(s), ${summary.powerCuts} power cut(s)`,
+  ];
+  if (summary.perDevice.length > 1 && summary.perDevice.length <= 20) for (const d of summary.perDevice) lines.push(`  ${d.device}: ${counts(d)}`);
+  lines.push(summary.lost > 0 ? `thingkit: ${summary.lost} reading(s) lost` : summary.outOfOrder > 0 ? `thingkit: ${summary.outOfOrder} reading(s) out of order` : 'thingkit: every reading accounted for');
+  return lines;
 }

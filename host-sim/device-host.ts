@@ -70,13 +70,20 @@ export interface BootResources {
 }
 
 const MAX_OPEN_SOCKETS = 8;
+/** How long a connect takes to fail while the link is down. */
+const LINK_DOWN_FAILURE_MS = 100;
 const MAX_DIGESTS = 4;
 
 export class DeviceHost {
   private bootedAt = 0;
   private wallOffset: number | undefined;
+  private linkDown = false;
+  /** Counts boots, so an answer scheduled during one boot is not delivered to the next. */
+  private bootNumber = 0;
   private readonly timers = new Map<number, number>();
   private readonly sockets = new Map<number, net.Socket>();
+  /** Per open socket: fails it as a lost link does. */
+  private readonly linkFailures = new Map<number, () => void>();
   private readonly digests = new Map<number, Hash>();
   private readonly partitionViews = new Map<string, FlashPartition>();
   private resources: BootResources | undefined;
@@ -90,6 +97,27 @@ export class DeviceHost {
     return this.options.scheduler.now() - this.bootedAt;
   }
 
+  /** The network gives the device the time now (as SNTP would), unless its clock is set already. */
+  networkTime(wallClockAtZero: number): void {
+    this.wallOffset ??= wallClockAtZero;
+  }
+
+  /** Whether the device's network link is up (Wi-Fi associated, route to the broker). */
+  get linkUp(): boolean {
+    return !this.linkDown;
+  }
+
+  /**
+   * Takes the device's network link down or brings it back, as a Wi-Fi outage does: going
+   * down fails every open socket (`unreachable`); while down, every connect fails the same way.
+   */
+  setLink(up: boolean): void {
+    this.linkDown = !up;
+    if (up) return;
+    // Told now, not when Node gets round to the socket's error: virtual time must not pass first.
+    for (const fail of [...this.linkFailures.values()]) fail();
+  }
+
   /** Unix ms if the device's wall clock has been set. */
   wallTime(): number | undefined {
     return this.wallOffset === undefined ? undefined : this.options.scheduler.now() + this.wallOffset;
@@ -99,6 +127,7 @@ export class DeviceHost {
   beginBoot(resources: BootResources): void {
     this.endBoot();
     this.resources = resources;
+    this.bootNumber++;
     this.bootedAt = this.options.scheduler.now();
   }
 
@@ -107,6 +136,7 @@ export class DeviceHost {
     this.timers.clear();
     for (const socket of this.sockets.values()) socket.destroy();
     this.sockets.clear();
+    this.linkFailures.clear();
     this.digests.clear();
     this.partitionViews.clear();
     this.resources = undefined;
@@ -282,6 +312,14 @@ export class DeviceHost {
     if (this.sockets.size >= MAX_OPEN_SOCKETS) {
       throw coded('refused', `the device has ${MAX_OPEN_SOCKETS} sockets open already; close one first`);
     }
+    if (this.linkDown) {
+      // No route: the connect fails a moment later, as a real stack reports it.
+      const boot = this.bootNumber;
+      o.scheduler.at(o.scheduler.now() + LINK_DOWN_FAILURE_MS, () => {
+        if (boot === this.bootNumber) o.emit({ type: 'net.error', id, code: 'unreachable', message: `${host}:${port}: the network link is down` });
+      });
+      return;
+    }
     const connected = o.netQuiet.connectStarted();
     let socket: net.Socket;
     try {
@@ -297,8 +335,13 @@ export class DeviceHost {
       open = false;
       connected();
       this.sockets.delete(id);
+      this.linkFailures.delete(id);
       o.emit(event);
     };
+    this.linkFailures.set(id, () => {
+      finish({ type: 'net.error', id, code: 'unreachable', message: `${host}:${port}: the network link is down` });
+      socket.destroy();
+    });
     socket.setNoDelay(true);
     this.sockets.set(id, socket);
     socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {

@@ -131,7 +131,28 @@ export class Device implements Quiescent {
 
   private bootFailure: FirmwareError | undefined;
 
-  /** Restarts as the hardware would for `reason`. */
+  /**
+   * Resets the device from outside, as the reset button, a watchdog or a power cut between two
+   * flash operations would: once the event it is handling is done, never in its middle. Events
+   * that come meanwhile are lost with the RAM. Reports `restart` (or `power-cut` for a
+   * power-on reset).
+   */
+  async reset(reason: ResetReason): Promise<void> {
+    this.resetting = true;
+    try {
+      await this.settle();
+      if (this.stopped) return;
+      this.queue = [];
+      this.report(reason === 'power-on' ? 'power-cut' : 'restart', reason === 'power-on' ? {} : { reason });
+      await this.restart(reason);
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  private resetting = false;
+
+  /** Restarts as the hardware would for `reason` (from the delivery loop: the firmware is not running). */
   async restart(reason: ResetReason): Promise<void> {
     await this.engine?.stop();
     this.engine = undefined;
@@ -141,6 +162,20 @@ export class Device implements Quiescent {
     this.options.scheduler.at(this.options.scheduler.now() + RESTART_MS, () => {
       if (!this.stopped) this.track(this.boot(reason));
     });
+  }
+
+  /** Takes the device's network link down (an outage) or brings it back. */
+  setLink(up: boolean): void {
+    this.host.setLink(up);
+  }
+
+  get linkUp(): boolean {
+    return this.host.linkUp;
+  }
+
+  /** The network tells the device the time (SNTP), if its clock is not set yet. */
+  networkTime(wallClockAtZero: number): void {
+    this.host.networkTime(wallClockAtZero);
   }
 
   async settle(): Promise<void> {
@@ -221,7 +256,7 @@ export class Device implements Quiescent {
   }
 
   private enqueue(event: HostEvent): void {
-    if (this.stopped || !this.engine) return;
+    if (this.stopped || !this.engine || this.resetting) return;
     if (this.queue.length >= MAX_QUEUED_EVENTS) {
       this.report('error', { message: `more than ${MAX_QUEUED_EVENTS} events are waiting: the firmware is not keeping up` });
       return;

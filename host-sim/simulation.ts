@@ -77,6 +77,8 @@ export interface SimulationOptions {
    * the broker's certificate, and optionally each device's client certificate and key (PEM).
    */
   tls?: SimulationTls;
+  /** Called with the local hub each time it starts (before any device boots, and after each restart). */
+  onHubStarted?: (hub: Hub) => void;
 }
 
 export interface SimulationTls {
@@ -106,6 +108,9 @@ export class Simulation {
   /** Unix ms at simulation time 0: virtual time runs on from the moment the run started. */
   private readonly wallClockAtZero = Date.now();
   private readonly netQuiet = new NetQuiet();
+  private readonly hubListeners: ((hub: Hub) => void)[] = [];
+  private hubOptions: Parameters<typeof startHub>[0] | undefined;
+  private brokerStarting: Promise<void> | undefined;
 
   private constructor(
     readonly options: SimulationOptions,
@@ -149,6 +154,52 @@ export class Simulation {
     return this.hub;
   }
 
+  /** Calls `listener` with the local hub now (if it runs) and each time it starts again. */
+  onHubStarted(listener: (hub: Hub) => void): void {
+    this.hubListeners.push(listener);
+    if (this.hub) listener(this.hub);
+  }
+
+  /** Unix ms of simulation time `t` (the devices' and the hub's clock). */
+  wallTime(t = this.scheduler.now()): number {
+    return this.wallClockAtZero + t;
+  }
+
+  /** The network tells every device without a wall clock the time (SNTP, after `timeSync: false`). */
+  syncDeviceClocks(): void {
+    for (const device of this.devices) device.networkTime(this.wallClockAtZero);
+  }
+
+  /**
+   * Restarts the broker: the local hub (its MQTT and HTTP endpoints close, every connection
+   * drops; it starts again on the same ports over the same database after `downMs` of
+   * simulation time), or the embedded broker (at once; its sessions are lost). Resolves when
+   * the broker has stopped; the start happens in simulation time.
+   */
+  async restartBroker(downMs = 0): Promise<void> {
+    if (this.hub) {
+      const hub = this.hub;
+      this.hub = undefined;
+      await hub.close();
+      const start = () => this.trackBrokerStart(this.startHubProcess(hub.mqttPort, hub.httpPort));
+      if (downMs > 0) this.scheduler.at(this.scheduler.now() + downMs, start);
+      else start();
+      return;
+    }
+    if (this.broker) return this.broker.restart();
+    throw new SimulationError('only a broker the simulation started can be restarted');
+  }
+
+  /** Keeps a broker start visible to the scheduler, so virtual time waits for it. */
+  private trackBrokerStart(starting: Promise<void>): void {
+    const tracked = starting
+      .catch((error: Error) => this.options.sink({ device: '-', engine: this.options.engine, t: this.scheduler.now(), type: 'error', message: `the hub did not start again: ${error.message}` }))
+      .finally(() => {
+        if (this.brokerStarting === tracked) this.brokerStarting = undefined;
+      });
+    this.brokerStarting = tracked;
+  }
+
   /** Runs until `durationMs` of simulation time has passed, or until `stop()`. */
   async run(durationMs = Infinity): Promise<void> {
     await this.scheduler.run(durationMs, () => this.stopped);
@@ -160,6 +211,7 @@ export class Simulation {
     this.scheduler.stop();
     await Promise.all(this.devices.map((device) => device.stop()));
     for (const image of this.images) image.close();
+    await this.brokerStarting;
     await this.broker?.close();
     await this.hub?.close();
     if (this.temporaryState) rmSync(this.temporaryState, { recursive: true, force: true });
@@ -179,6 +231,11 @@ export class Simulation {
     }
     const stateDir = o.stateDir ?? (this.temporaryState = mkdtempSync(path.join(os.tmpdir(), 'thingkit-sim-')));
     this.scheduler.addQuiescent(this.netQuiet);
+    this.scheduler.addQuiescent({
+      settle: async () => {
+        while (this.brokerStarting) await this.brokerStarting;
+      },
+    });
     if (o.hub && o.broker) throw new SimulationError('the local hub is its own broker: leave out --broker, or --hub');
     // The hub authenticates devices by SAS: they need only the CA; the bare broker wants their certificates.
     const tls = o.hub
@@ -281,24 +338,36 @@ export class Simulation {
   private async startLocalHub(stateDir: string): Promise<{ host: string; port: number; idScope: string; groupKey: string }> {
     const pki = developmentPki(path.join(stateDir, 'pki'));
     const idScope = '0ne00thingkit';
+    this.hubOptions = {
+      dataFile: path.join(stateDir, 'hub.db'),
+      mqttPort: this.options.hubMqttPort ?? 0,
+      httpPort: this.options.hubHttpPort ?? 0,
+      tls: { key: readPem(pki.server.key), cert: readPem(pki.server.cert), ca: readPem(pki.ca.cert) },
+      hostName: '127.0.0.1',
+      idScope,
+      dpsRetryAfterSeconds: 1, // a local hub assigns at once; keep the first connection quick
+      observeConnection: (socket) => this.netQuiet.observeServerSocket(socket),
+      // The hub lives in simulation time too: last seen, rates and id windows match the devices' clocks.
+      now: () => this.wallTime(),
+    };
     try {
-      this.hub = await startHub({
-        dataFile: path.join(stateDir, 'hub.db'),
-        mqttPort: this.options.hubMqttPort ?? 0,
-        httpPort: this.options.hubHttpPort ?? 0,
-        tls: { key: readPem(pki.server.key), cert: readPem(pki.server.cert), ca: readPem(pki.ca.cert) },
-        hostName: '127.0.0.1',
-        idScope,
-        dpsRetryAfterSeconds: 1, // a local hub assigns at once; keep the first connection quick
-        observeConnection: (socket) => this.netQuiet.observeServerSocket(socket),
-      });
+      await this.startHubProcess(this.hubOptions.mqttPort, this.hubOptions.httpPort);
     } catch (error) {
       throw new SimulationError(`cannot start the local hub: ${(error as Error).message}`);
     }
-    const existing = this.hub.store.enrollments.getGroup(SIMULATED_FLEET);
-    const group = existing ?? this.hub.store.enrollments.putGroup(SIMULATED_FLEET, { attestation: { type: 'symmetricKey', symmetricKey: {} } }).group;
+    const existing = this.hub!.store.enrollments.getGroup(SIMULATED_FLEET);
+    const group = existing ?? this.hub!.store.enrollments.putGroup(SIMULATED_FLEET, { attestation: { type: 'symmetricKey', symmetricKey: {} } }).group;
     const groupKey = (group.attestation as { symmetricKey: { primaryKey: string } }).symmetricKey.primaryKey;
-    return { host: '127.0.0.1', port: this.hub.mqttPort, idScope, groupKey };
+    return { host: '127.0.0.1', port: this.hub!.mqttPort, idScope, groupKey };
+  }
+
+  /** Starts the hub process on these ports (0: free ones) and tells the listeners. */
+  private async startHubProcess(mqttPort: number, httpPort: number): Promise<void> {
+    const hub = await startHub({ ...this.hubOptions!, mqttPort, httpPort });
+    if (this.stopped) return void (await hub.close());
+    this.hub = hub;
+    this.options.onHubStarted?.(hub);
+    for (const listener of this.hubListeners) listener(hub);
   }
 
   /** An individual DPS enrollment for the device's development certificate, by its SHA-256 thumbprint. */

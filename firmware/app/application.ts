@@ -435,8 +435,8 @@ export class Application {
     }
     const fields = { seq, ...body, bytes: payload.length } as unknown as LogFields;
     try {
-      const { dropped } = this.queue.add(kind, payload);
-      this.hal.log.event(kind, { ...fields, sent: true, online: this.uplink?.connected ?? false, ...(dropped ? { droppedOldest: dropped } : {}) });
+      const { dropped, messageId } = this.queue.add(kind, payload);
+      this.hal.log.event(kind, { ...fields, mid: messageId, sent: true, online: this.uplink?.connected ?? false, ...(dropped ? { droppedOldest: dropped } : {}) });
     } catch (error) {
       this.hal.log.event(kind, { ...fields, sent: false, reason: (error as Error).message });
     }

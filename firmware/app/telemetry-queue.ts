@@ -15,7 +15,7 @@
  */
 import type { Hal, TimerId } from '../../hal';
 import { isoTimeUtc } from '../codec/iso-time';
-import { DrainPlanner, Outbox, type OutboxRecord, type OutboxStats, type RecordTime } from '../store/outbox';
+import { DrainPlanner, messageId, Outbox, type OutboxRecord, type OutboxStats, type RecordTime } from '../store/outbox';
 import type { Uplink, UplinkSystemProperties } from './uplink';
 
 export type MessageKind = 'telemetry' | 'alert';
@@ -85,8 +85,8 @@ export class TelemetryQueue {
     });
   }
 
-  /** Stores a message; returns its sequence number and how many old ones it pushed out. */
-  add(kind: MessageKind, payload: Uint8Array): { seq: number; dropped: number } {
+  /** Stores a message; returns its sequence number, its message id and how many old ones it pushed out. */
+  add(kind: MessageKind, payload: Uint8Array): { seq: number; messageId: string; dropped: number } {
     const record = new Uint8Array(payload.length + 1);
     record[0] = KIND_BYTE[kind];
     record.set(payload, 1);
@@ -95,7 +95,7 @@ export class TelemetryQueue {
     if (time.wallMs === undefined) this.uptimeOnly = true;
     const result = this.outbox.append(record, time);
     this.drain();
-    return result;
+    return { ...result, messageId: messageId(this.options.deviceId, this.outbox.logId, result.seq) };
   }
 
   attach(uplink: Uplink): void {

@@ -34,12 +34,18 @@ export interface ArmedPowerCut {
  * cut every further write or erase throws too, with nothing applied, as on a dead device;
  * close the image and open it again to "reboot".
  */
-export function armPowerCut(image: FlashImage, mutationIndex: number, random: () => number = Math.random): ArmedPowerCut {
+export function armPowerCut(
+  image: FlashImage,
+  mutationIndex: number,
+  random: () => number = Math.random,
+  /** Counts only the operations this accepts (e.g. writes into one partition); default all. */
+  counts: (op: FlashMutation) => boolean = () => true,
+): ArmedPowerCut {
   let seen = 0;
   let fired = false;
   const hook = (op: FlashMutation): void => {
     if (fired) throw new PowerCutError(op, 0);
-    if (seen++ < mutationIndex) return;
+    if (!counts(op) || seen++ < mutationIndex) return;
     fired = true;
     throw new PowerCutError(op, Math.floor(random() * op.length));
   };
