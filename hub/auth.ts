@@ -8,7 +8,7 @@
  */
 import { matchingKey, parseSasToken, SasError } from './sas';
 import type { Device } from './store';
-import { matchesThumbprint, type ClientCertificate } from './x509';
+import { matchesThumbprint, validityProblem, type ClientCertificate } from './x509';
 
 export type DeviceAuthResult = { ok: true; method: 'sas' | 'x509'; tokenExpiry?: number } | { ok: false; reason: string };
 
@@ -58,9 +58,8 @@ export function authenticateDevice(request: {
     };
   }
   if (auth.type === 'sas') return { ok: false, reason: `device "${deviceId}" authenticates with SAS keys: send a SAS token as the password` };
-  if (request.nowMs < certificate.validFrom || request.nowMs > certificate.validTo) {
-    return { ok: false, reason: `the client certificate is not valid now (valid ${new Date(certificate.validFrom).toISOString()} to ${new Date(certificate.validTo).toISOString()})` };
-  }
+  const invalid = validityProblem(certificate, request.nowMs);
+  if (invalid) return { ok: false, reason: invalid };
   if (auth.type === 'selfSigned') {
     const registered = [auth.x509Thumbprint?.primaryThumbprint, auth.x509Thumbprint?.secondaryThumbprint];
     if (!matchesThumbprint(certificate, registered)) {

@@ -17,7 +17,7 @@ import { badRequest, HubError, notFound } from './errors';
 import { matchingKey, parseSasToken, SasError } from './sas';
 import { EnrollmentStore, type Enrollment, type EnrollmentGroup, type HubStore, type Registration } from './store';
 import { isJsonObject, type JsonObject } from './twin';
-import { matchesThumbprint, type ClientCertificate } from './x509';
+import { matchesThumbprint, validityProblem, type ClientCertificate } from './x509';
 
 export type DpsAttestation = { kind: 'individual'; registrationId: string } | { kind: 'group'; groupId: string };
 
@@ -87,7 +87,8 @@ export class Dps {
     if (certificate.commonName !== registrationId) {
       return { ok: false, reason: `the certificate's common name "${certificate.commonName ?? ''}" must be the registration id "${registrationId}"` };
     }
-    if (request.nowMs < certificate.validFrom || request.nowMs > certificate.validTo) return { ok: false, reason: `the client certificate is not valid now (valid ${new Date(certificate.validFrom).toISOString()} to ${new Date(certificate.validTo).toISOString()})` };
+    const invalid = validityProblem(certificate, request.nowMs);
+    if (invalid) return { ok: false, reason: invalid };
     const { primary, secondary } = enrollment.attestation.x509.thumbprint;
     if (!matchesThumbprint(certificate, [primary, secondary])) {
       return { ok: false, reason: `the client certificate (SHA-1 ${certificate.sha1}) matches neither thumbprint of the enrollment of "${registrationId}"` };

@@ -48,3 +48,15 @@ export function clientCertificate(socket: unknown): ClientCertificate | undefine
 export function matchesThumbprint(certificate: { sha1: string; sha256: string }, registered: readonly (string | null | undefined)[]): boolean {
   return registered.some((t) => !!t && (t.toUpperCase() === certificate.sha1 || t.toUpperCase() === certificate.sha256));
 }
+
+/**
+ * Clock skew allowed around a certificate's validity: a device certificate made moments ago on
+ * a machine whose clock runs a little ahead (or a hub on simulation time) is not refused for it.
+ */
+export const CERTIFICATE_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Why the certificate is not valid at `nowMs` (give or take the allowed skew), or undefined when it is. */
+export function validityProblem(certificate: ClientCertificate, nowMs: number): string | undefined {
+  if (nowMs + CERTIFICATE_CLOCK_SKEW_MS >= certificate.validFrom && nowMs - CERTIFICATE_CLOCK_SKEW_MS <= certificate.validTo) return undefined;
+  return `the client certificate is not valid now (valid ${new Date(certificate.validFrom).toISOString()} to ${new Date(certificate.validTo).toISOString()})`;
+}
