@@ -285,6 +285,7 @@ async function scenarioCommand(args: SimArguments, scenario: Scenario, out: (lin
     run = await startScenario(scenario, { engine: args.engine, devices, board: args.board, stateDir: args.stateDir, sensors: args.sensors, hubHttpPort: args.hubHttpPort, config, sink });
   } catch (error) {
     if (error instanceof FirmwareError) throw new SimulationError(`the firmware failed at boot: ${error.message}`);
+    if (error instanceof ScenarioError) throw new UsageError(error.message);
     throw error;
   }
   now = () => run.simulation.scheduler.now();

@@ -45,6 +45,8 @@ export interface Scenario {
   config: { [key: string]: string | number | boolean };
   /** Whether devices get the wall clock at boot (default true); false: only at a `time-sync` event. */
   timeSync: boolean;
+  /** How devices authenticate to the hub: `sas` (default; a SAS token needs the wall clock) or `x509`. */
+  auth: 'sas' | 'x509';
   /** After `durationMs`: how long the devices may take to deliver what they still hold. */
   settleMs: number;
   /** Seeds the random choices (random outages, where a power cut tears a write). */
@@ -59,7 +61,16 @@ export class ScenarioError extends Error {
   }
 }
 
-const EVENT_KINDS = ['outage', 'random-outages', 'broker-restart', 'restart', 'power-cut', 'time-sync'];
+/** Each kind of event and its fields besides `at` and `do`. */
+const EVENT_FIELDS: { [kind: string]: string[] } = {
+  outage: ['for', 'devices'],
+  'random-outages': ['total', 'max', 'until', 'devices'],
+  'broker-restart': ['down'],
+  restart: ['devices'],
+  'power-cut': ['during', 'devices'],
+  'time-sync': [],
+};
+const EVENT_KINDS = Object.keys(EVENT_FIELDS);
 
 /** Checks a scenario file's JSON and expands random outages; errors name the field and say what to write. */
 export function parseScenario(text: string, source = 'the scenario'): Scenario {
@@ -70,7 +81,7 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
     throw new ScenarioError(`${source} is not JSON: ${(error as Error).message}`);
   }
   if (!isObject(raw)) throw new ScenarioError(`${source} must be a JSON object with "duration" and "events"`);
-  const known = ['description', 'duration', 'devices', 'config', 'timeSync', 'settle', 'seed', 'events'];
+  const known = ['description', 'duration', 'devices', 'config', 'timeSync', 'auth', 'settle', 'seed', 'events'];
   for (const key of Object.keys(raw)) if (!known.includes(key)) throw new ScenarioError(`${source}: unknown field "${key}" (known: ${known.join(', ')})`);
   const duration = (value: unknown, what: string): number => {
     if (typeof value === 'number' && value >= 0 && Number.isFinite(value)) return value;
@@ -95,6 +106,7 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
     if (!['string', 'number', 'boolean'].includes(typeof value)) throw new ScenarioError(`${source}: config "${key}" must be a string, number or boolean`);
   }
   if (raw.timeSync !== undefined && typeof raw.timeSync !== 'boolean') throw new ScenarioError(`${source}: "timeSync" must be true or false`);
+  if (raw.auth !== undefined && raw.auth !== 'sas' && raw.auth !== 'x509') throw new ScenarioError(`${source}: "auth" must be "sas" (keys derived from the enrollment group) or "x509" (a certificate per device)`);
   if (raw.seed !== undefined && !Number.isInteger(raw.seed)) throw new ScenarioError(`${source}: "seed" must be a whole number`);
   const seed = (raw.seed as number | undefined) ?? 1;
   const random = seededRandom(seed);
@@ -107,11 +119,17 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
     if (entry.at === undefined) throw new ScenarioError(`${source}: ${where}: "at" is missing: when it happens, like "2h"`);
     const atMs = duration(entry.at, `${where} "at"`);
     if (atMs > durationMs) throw new ScenarioError(`${source}: ${where} is at ${entry.at}, after the scenario ends`);
+    const allowed = ['at', 'do', ...(EVENT_FIELDS[entry.do as string] ?? [])];
+    for (const key of Object.keys(entry)) {
+      if (!allowed.includes(key)) throw new ScenarioError(`${source}: ${where}: "${key}" is not a field of ${entry.do} (its fields: ${allowed.join(', ')})`);
+    }
     const selector = deviceSelector(entry.devices, devices, `${source}: ${where}`);
     switch (entry.do) {
       case 'outage': {
         if (entry.for === undefined) throw new ScenarioError(`${source}: ${where}: an outage needs "for": how long the network is down`);
-        events.push({ atMs, do: 'outage', forMs: duration(entry.for, `${where} "for"`), devices: selector });
+        const forMs = duration(entry.for, `${where} "for"`);
+        if (forMs <= 0) throw new ScenarioError(`${source}: ${where}: an outage lasts longer than 0 ("for")`);
+        events.push({ atMs, do: 'outage', forMs, devices: selector });
         break;
       }
       case 'random-outages': {
@@ -119,8 +137,16 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
         if (typeof total !== 'number' || !(total > 0 && total < 1)) throw new ScenarioError(`${source}: ${where}: "total" is the share of the time offline, a number between 0 and 1 (0.3 for 30 %)`);
         if (entry.max === undefined) throw new ScenarioError(`${source}: ${where}: "max" is missing: the longest single outage, like "3h"`);
         const maxMs = duration(entry.max, `${where} "max"`);
+        if (maxMs < 60_000) throw new ScenarioError(`${source}: ${where}: "max" must be at least "1m" (outages last a minute or more)`);
         const endMs = entry.until === undefined ? durationMs : duration(entry.until, `${where} "until"`);
-        for (const outage of randomOutages(random, atMs, endMs, total, maxMs)) events.push({ ...outage, do: 'outage', devices: selector });
+        if (endMs <= atMs || endMs > durationMs) throw new ScenarioError(`${source}: ${where}: "until" must be after "at" and no later than the scenario's end`);
+        let outages;
+        try {
+          outages = randomOutages(random, atMs, endMs, total, maxMs);
+        } catch (error) {
+          throw new ScenarioError(`${source}: ${where}: ${(error as Error).message}`);
+        }
+        for (const outage of outages) events.push({ ...outage, do: 'outage', devices: selector });
         break;
       }
       case 'broker-restart':
@@ -147,6 +173,7 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
     ...(devices === undefined ? {} : { devices }),
     config,
     timeSync: (raw.timeSync as boolean | undefined) ?? true,
+    auth: (raw.auth as 'sas' | 'x509' | undefined) ?? 'sas',
     settleMs: raw.settle === undefined ? 2 * 3_600_000 : duration(raw.settle, '"settle"'),
     seed,
     events,
@@ -296,6 +323,11 @@ export class ScenarioLedger {
   /** The message ids a device stored before `beforeMs` (all by default), in the order stored. */
   storedIds(device: string, beforeMs = Infinity): string[] {
     return [...this.ledger(device).stored.entries()].filter(([, s]) => s.at < beforeMs).map(([mid]) => mid);
+  }
+
+  /** The simulation time a device stored a reading, by its message id. */
+  storedAt(device: string, mid: string): number | undefined {
+    return this.ledger(device).stored.get(mid)?.at;
   }
 
   /** The distinct message ids the hub received from a device, in the order received. */
@@ -547,15 +579,22 @@ export async function startScenario(
   scenario: Scenario,
   options: Omit<SimulationOptions, 'timeMode' | 'hub' | 'broker' | 'devices' | 'sink'> & { devices?: number; sink?: SimEventSink },
 ): Promise<ScenarioRun> {
+  const fleet = options.devices ?? scenario.devices ?? 1;
+  for (const event of scenario.events) {
+    const numbers = 'devices' in event && event.devices !== 'all' ? event.devices : [];
+    const beyond = numbers.find((n) => n > fleet);
+    if (beyond !== undefined) throw new ScenarioError(`the scenario names device ${beyond}, but the run has ${fleet} device(s): give more with --devices, or fix the event`);
+  }
   let simulation: Simulation | undefined;
   const ledger = new ScenarioLedger(() => simulation?.scheduler.now() ?? 0);
   const sink = ledger.sink(options.sink ?? (() => {}));
   simulation = await Simulation.start({
     ...options,
-    devices: options.devices ?? scenario.devices ?? 1,
+    devices: fleet,
     timeMode: 'virtual',
     hub: true,
     timeSync: scenario.timeSync,
+    hubAuth: scenario.auth,
     config: { ...scenario.config, ...options.config },
     sink,
     onHubStarted: (hub) => {
