@@ -78,6 +78,7 @@ export class DeviceHost {
   private bootedAt = 0;
   private wallOffset: number | undefined;
   private linkDown = false;
+  private deaf = false;
   /** Counts boots, so an answer scheduled during one boot is not delivered to the next. */
   private bootNumber = 0;
   private readonly timers = new Map<number, number>();
@@ -113,9 +114,19 @@ export class DeviceHost {
    */
   setLink(up: boolean): void {
     this.linkDown = !up;
+    if (up) this.deaf = false;
     if (up) return;
     // Told now, not when Node gets round to the socket's error: virtual time must not pass first.
     for (const fail of [...this.linkFailures.values()]) fail();
+  }
+
+  /**
+   * A link that loses everything coming in while what the device sends still arrives: the
+   * broker gets its publishes and their acknowledgements never come back (an asymmetric
+   * fault, the classic cause of duplicates). `setLink(true)` ends it too.
+   */
+  setDeaf(deaf: boolean): void {
+    this.deaf = deaf;
   }
 
   /** Unix ms if the device's wall clock has been set. */
@@ -350,7 +361,7 @@ export class DeviceHost {
     });
     socket.on('data', (data: Buffer) => {
       o.netQuiet.read();
-      if (open) o.emit({ type: 'net.data', id, bytes: new Uint8Array(data) });
+      if (open && !this.deaf) o.emit({ type: 'net.data', id, bytes: new Uint8Array(data) });
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       finish({ type: 'net.error', id, code: netErrorCode(error, !!tlsOptions), message: `${host}:${port}: ${error.message}` });

@@ -169,6 +169,11 @@ export class Device implements Quiescent {
     this.host.setLink(up);
   }
 
+  /** Makes the device's link lose everything coming in (its own packets still arrive), or ends that. */
+  setDeaf(deaf: boolean): void {
+    this.host.setDeaf(deaf);
+  }
+
   get linkUp(): boolean {
     return this.host.linkUp;
   }

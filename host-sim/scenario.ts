@@ -11,6 +11,7 @@
  *     "config": { "telemetryIntervalMs": 60000 },
  *     "events": [
  *       { "at": "1h",  "do": "outage", "for": "2h", "devices": [1] },
+ *       { "at": "4h",  "do": "outage", "for": "5m", "kind": "deaf" },
  *       { "at": "0s",  "do": "random-outages", "total": 0.3, "max": "3h" },
  *       { "at": "5h",  "do": "broker-restart", "down": "1m" },
  *       { "at": "6h",  "do": "restart" },
@@ -29,7 +30,8 @@ import { parseDuration } from '../cli/duration';
 export type DeviceSelector = 'all' | number[];
 
 export type ScenarioEvent =
-  | { atMs: number; do: 'outage'; forMs: number; devices: DeviceSelector }
+  /** `down`: no link at all. `deaf`: nothing reaches the device, what it sends still arrives (acknowledgements are lost). */
+  | { atMs: number; do: 'outage'; forMs: number; devices: DeviceSelector; kind: 'down' | 'deaf' }
   | { atMs: number; do: 'broker-restart'; downMs: number }
   | { atMs: number; do: 'restart'; devices: DeviceSelector }
   /** `outbox-write`: during the device's next write into its outbox partition; `now`: between two flash operations. */
@@ -63,7 +65,7 @@ export class ScenarioError extends Error {
 
 /** Each kind of event and its fields besides `at` and `do`. */
 const EVENT_FIELDS: { [kind: string]: string[] } = {
-  outage: ['for', 'devices'],
+  outage: ['for', 'kind', 'devices'],
   'random-outages': ['total', 'max', 'until', 'devices'],
   'broker-restart': ['down'],
   restart: ['devices'],
@@ -129,7 +131,9 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
         if (entry.for === undefined) throw new ScenarioError(`${source}: ${where}: an outage needs "for": how long the network is down`);
         const forMs = duration(entry.for, `${where} "for"`);
         if (forMs <= 0) throw new ScenarioError(`${source}: ${where}: an outage lasts longer than 0 ("for")`);
-        events.push({ atMs, do: 'outage', forMs, devices: selector });
+        const kind = entry.kind ?? 'down';
+        if (kind !== 'down' && kind !== 'deaf') throw new ScenarioError(`${source}: ${where}: "kind" must be "down" (no link) or "deaf" (nothing reaches the device; what it sends still arrives)`);
+        events.push({ atMs, do: 'outage', forMs, devices: selector, kind });
         break;
       }
       case 'random-outages': {
@@ -146,7 +150,7 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
         } catch (error) {
           throw new ScenarioError(`${source}: ${where}: ${(error as Error).message}`);
         }
-        for (const outage of outages) events.push({ ...outage, do: 'outage', devices: selector });
+        for (const outage of outages) events.push({ ...outage, do: 'outage', devices: selector, kind: 'down' });
         break;
       }
       case 'broker-restart':
@@ -467,10 +471,10 @@ export class ScenarioDriver {
     switch (event.do) {
       case 'outage': {
         const devices = this.select(event.devices);
-        note({ event: 'outage', devices: devices.map((d) => d.id), forMs: event.forMs });
-        for (const device of devices) device.setLink(false);
+        note({ event: 'outage', kind: event.kind, devices: devices.map((d) => d.id), forMs: event.forMs });
+        for (const device of devices) (event.kind === 'deaf' ? device.setDeaf(true) : device.setLink(false));
         sim.scheduler.at(sim.scheduler.now() + event.forMs, () => {
-          for (const device of devices) device.setLink(true);
+          for (const device of devices) (event.kind === 'deaf' ? device.setDeaf(false) : device.setLink(true));
         });
         break;
       }

@@ -53,7 +53,7 @@ describe('thingkit sim --scenario FILE --engine node', () => {
     expect(lines[0]).toBe('thingkit: scenario "a short bad day": 1 device(s) on node, 40m0s of virtual time, 3 event(s)');
 
     // The scenario's events, at simulation time, in order.
-    const outage = lines.findIndex((l) => /^ +10m0s +- \[node\] scenario +event=outage devices=\["esp32-devkitc-001"\] forMs=600000$/.test(l));
+    const outage = lines.findIndex((l) => /^ +10m0s +- \[node\] scenario +event=outage kind=down devices=\["esp32-devkitc-001"\] forMs=600000$/.test(l));
     const restart = lines.findIndex((l) => /^ +25m0s +esp32-devkitc-001 \[node\] scenario +event=restart$/.test(l));
     const brokerRestart = lines.findIndex((l) => /^ +30m0s +- \[node\] scenario +event=broker-restart downMs=60000$/.test(l));
     expect(outage).toBeGreaterThan(0);

@@ -46,7 +46,7 @@ describe('parseScenario accepts', () => {
         { at: '1d', do: 'time-sync' },
         { at: '90s', do: 'power-cut' },
         { at: '4h', do: 'broker-restart' },
-        { at: '5h', do: 'outage', for: 120_000 },
+        { at: '5h', do: 'outage', for: 120_000, kind: 'deaf' },
       ],
     });
     expect(scenario).toStrictEqual({
@@ -63,9 +63,9 @@ describe('parseScenario accepts', () => {
         { atMs: 15 * MINUTE, do: 'restart', devices: 'all' },
         { atMs: 90 * MINUTE, do: 'broker-restart', downMs: 90 * SECOND },
         { atMs: 2 * HOUR, do: 'power-cut', devices: [2], during: 'outbox-write' },
-        { atMs: 3 * HOUR, do: 'outage', forMs: 15 * MINUTE, devices: [1, 3] },
+        { atMs: 3 * HOUR, do: 'outage', forMs: 15 * MINUTE, devices: [1, 3], kind: 'down' },
         { atMs: 4 * HOUR, do: 'broker-restart', downMs: 0 },
-        { atMs: 5 * HOUR, do: 'outage', forMs: 2 * MINUTE, devices: 'all' },
+        { atMs: 5 * HOUR, do: 'outage', forMs: 2 * MINUTE, devices: 'all', kind: 'deaf' },
         { atMs: DAY, do: 'time-sync' },
       ],
     });
@@ -117,7 +117,7 @@ describe('parseScenario accepts', () => {
     expect(outages.length).toBeGreaterThan(1);
     expect(scenario.events).toHaveLength(outages.length + 1);
     for (const outage of outages) {
-      expect(outage).toEqual({ atMs: expect.any(Number), do: 'outage', forMs: expect.any(Number), devices: [2] });
+      expect(outage).toEqual({ atMs: expect.any(Number), do: 'outage', forMs: expect.any(Number), devices: [2], kind: 'down' });
       if (outage.do !== 'outage') continue;
       expect(outage.atMs).toBeGreaterThanOrEqual(HOUR + MINUTE);
       expect(outage.atMs + outage.forMs).toBeLessThanOrEqual(23 * HOUR - MINUTE);
@@ -239,6 +239,7 @@ describe('parseScenario refuses, naming the field', () => {
 
   test('an outage of no length, and a field an event does not have (a typo would otherwise hit every device)', () => {
     expect(rejectionOf(withEvents({ at: '10m', do: 'outage', for: '0s' }))).toMatch(/event 1: an outage lasts longer than 0/);
+    expect(rejectionOf(withEvents({ at: '10m', do: 'outage', for: '1m', kind: 'slow' }))).toMatch(/event 1: "kind" must be "down" \(no link\) or "deaf"/);
     expect(rejectionOf(withEvents({ at: '10m', do: 'restart', devces: [1] }))).toMatch(/event 1: "devces" is not a field of restart \(its fields: at, do, devices\)/);
   });
 });
