@@ -15,8 +15,9 @@
  */
 import type { Hal, TimerId } from '../../hal';
 import { isoTimeUtc } from '../codec/iso-time';
-import { DrainPlanner, messageId, Outbox, type OutboxRecord, type OutboxStats, type RecordTime } from '../store/outbox';
+import { DrainPlanner, messageId, Outbox, OutboxFullError, type OutboxRecord, type OutboxStats, type RecordTime } from '../store/outbox';
 import type { Uplink, UplinkSystemProperties } from './uplink';
+import { OutboxCounters } from './outbox-counters';
 
 export type MessageKind = 'telemetry' | 'alert';
 
@@ -47,7 +48,8 @@ export interface TelemetryQueueOptions {
 }
 
 /**
- * The outbox as the twin's reported `outbox` property shows it. `oldestAgeMs` is null when
+ * The outbox as the twin's reported `outbox` property shows it: `queued` on flash now, `sent`
+ * (acknowledged) and `dropped` over the device's life, `capacity` in record bytes. `oldestAgeMs` is null when
  * the queue is empty or the oldest record's age is unknown (stored with an earlier boot's
  * uptime and no wall clock for that boot): null also clears an earlier value in the twin.
  */
@@ -55,6 +57,8 @@ export type OutboxReport = { queued: number; sent: number; dropped: number; capa
 
 export class TelemetryQueue {
   private readonly outbox: Outbox;
+  /** Sent and dropped over the device's life (the outbox counts per boot). */
+  private readonly counters: OutboxCounters;
   private readonly planner: DrainPlanner;
   private uplink: Uplink | undefined;
   private timer: TimerId | undefined;
@@ -76,6 +80,9 @@ export class TelemetryQueue {
       return (((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0) / 2 ** 32;
     };
     this.outbox = Outbox.open(hal.flash.open('outbox'), { overflow: options.overflow, random });
+    this.counters = new OutboxCounters(hal.kv);
+    const corrupt = this.outbox.stats().dropped.corrupt;
+    if (corrupt > 0) this.counters.dropped(this.outbox.logId, { corrupt });
     this.planner = new DrainPlanner(this.outbox, {
       deviceId: options.deviceId,
       ratePerSecond: options.ratePerSecond,
@@ -93,7 +100,14 @@ export class TelemetryQueue {
     this.fixTimes();
     const time = this.now();
     if (time.wallMs === undefined) this.uptimeOnly = true;
-    const result = this.outbox.append(record, time);
+    let result;
+    try {
+      result = this.outbox.append(record, time);
+    } catch (error) {
+      if (error instanceof OutboxFullError) this.counters.dropped(this.outbox.logId, { refused: 1 });
+      throw error;
+    }
+    if (result.dropped > 0) this.counters.dropped(this.outbox.logId, { erased: result.dropped });
     this.drain();
     return { ...result, messageId: messageId(this.options.deviceId, this.outbox.logId, result.seq) };
   }
@@ -144,8 +158,8 @@ export class TelemetryQueue {
   /** The counters for the twin's reported `outbox` property. */
   report(): OutboxReport {
     const stats = this.outbox.stats();
-    const { overflow, full, corrupt } = stats.dropped;
-    return { queued: stats.queued, sent: stats.released, dropped: overflow + full + corrupt, capacity: stats.capacity, oldestAgeMs: this.oldestAgeMs() ?? null };
+    const { sent, dropped } = this.counters.totals(this.outbox.logId, stats.nextSeq, stats.queued);
+    return { queued: stats.queued, sent, dropped, capacity: stats.capacity, oldestAgeMs: this.oldestAgeMs() ?? null };
   }
 
   /** This boot's number, its uptime and the wall clock when it is known. */

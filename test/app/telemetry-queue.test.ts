@@ -15,7 +15,18 @@ import { MemoryPartition, seeded } from '../outbox/support';
 const WALL = Date.UTC(2025, 2, 14, 9, 26, 53, 589);
 
 /** The HAL parts the queue uses: clock (the wall clock runs with uptime once set), timers, random bytes, the `outbox` partition. */
-function fakeHal(partition: MemoryPartition, time = new VirtualTime()) {
+/** Settings in RAM (the queue keeps its lifetime drop counts there); pass the same one to a "rebooted" queue. */
+function memoryKv() {
+  const map = new Map<string, unknown>();
+  return {
+    get: (domain: string, key: string) => map.get(`${domain}/${key}`),
+    set: (domain: string, key: string, value: unknown) => void map.set(`${domain}/${key}`, value),
+    delete: (domain: string, key: string) => void map.delete(`${domain}/${key}`),
+    keys: (domain: string) => [...map.keys()].filter((k) => k.startsWith(`${domain}/`)).map((k) => k.slice(domain.length + 1)),
+  };
+}
+
+function fakeHal(partition: MemoryPartition, time = new VirtualTime(), kv = memoryKv()) {
   let offset: number | undefined;
   const random = seeded(11);
   const setWallTime = (unixMs: number) => void (offset = unixMs - time.now);
@@ -24,6 +35,7 @@ function fakeHal(partition: MemoryPartition, time = new VirtualTime()) {
     timers: time.timers,
     crypto: { randomBytes: (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256)) },
     flash: { open: (label: string) => (label === 'outbox' ? partition : undefined) },
+    kv,
   };
   return { hal: hal as unknown as Hal, time, setWallTime };
 }
@@ -187,6 +199,64 @@ describe('the twin report', () => {
     await time.advance(100);
     queue.published(uplink.sent[2]!.packetId);
     expect(drained).toBe(1);
+  });
+
+  test('sent and dropped count over the device\'s life, across reboots; queued is what the flash holds', async () => {
+    const partition = new MemoryPartition(2);
+    const kv = memoryKv();
+    const first = fakeHal(partition, new VirtualTime(), kv);
+    first.setWallTime(WALL);
+    const queue = new TelemetryQueue(first.hal, options(1, { window: 8 }));
+    const uplink = new FakeUplink();
+    queue.attach(uplink);
+    await first.time.advance(10);
+    for (let i = 0; i < 3; i++) queue.add('telemetry', text(`sent-${i}`));
+    await first.time.advance(1_000);
+    for (const sent of uplink.sent) queue.published(sent.packetId);
+    expect(queue.report()).toMatchObject({ queued: 0, sent: 3, dropped: 0 });
+    // Offline: fill both sectors and more; drop-oldest erases a sector of unsent records at a time.
+    uplink.connected = false;
+    queue.disconnected();
+    const big = text('x'.repeat(1000));
+    let erased = 0;
+    for (let i = 0; i < 12; i++) erased += queue.add('telemetry', big).dropped;
+    expect(erased).toBeGreaterThan(0);
+    const before = queue.report();
+    expect(before).toMatchObject({ sent: 3, dropped: erased });
+    expect(before.queued).toBe(12 - erased);
+
+    // A reboot: the outbox counts from zero, the report does not.
+    const second = fakeHal(partition, new VirtualTime(), kv);
+    second.setWallTime(WALL + 60_000);
+    const rebooted = new TelemetryQueue(second.hal, options(2, { window: 8 }));
+    expect(rebooted.stats()).toMatchObject({ released: 0, dropped: { overflow: 0, full: 0, corrupt: 0 } });
+    expect(rebooted.report()).toMatchObject({ queued: before.queued, sent: 3, dropped: erased });
+    const again = new FakeUplink();
+    rebooted.attach(again);
+    await second.time.advance(1_000);
+    for (const sent of again.sent) rebooted.published(sent.packetId);
+    expect(rebooted.report()).toMatchObject({ queued: 0, sent: 3 + before.queued, dropped: erased });
+  });
+
+  test('drop-newest: each refused reading is counted, across reboots', async () => {
+    const partition = new MemoryPartition(2);
+    const kv = memoryKv();
+    const { hal } = fakeHal(partition, new VirtualTime(), kv);
+    const queue = new TelemetryQueue(hal, options(1, { overflow: 'drop-newest' }));
+    const big = text('x'.repeat(1000));
+    let refused = 0;
+    for (let i = 0; i < 12; i++) {
+      try {
+        queue.add('telemetry', big);
+      } catch (error) {
+        expect((error as Error).message).toMatch(/full/);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(queue.report()).toMatchObject({ queued: 12 - refused, sent: 0, dropped: refused });
+    const rebooted = new TelemetryQueue(fakeHal(partition, new VirtualTime(), kv).hal, options(2, { overflow: 'drop-newest' }));
+    expect(rebooted.report()).toMatchObject({ queued: 12 - refused, sent: 0, dropped: refused });
   });
 
   test('an uptime-only record of this boot has an age before the clock is known', async () => {
