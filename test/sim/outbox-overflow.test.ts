@@ -2,6 +2,7 @@
  * An outage longer than the outbox holds, on virtual time: the overflow policy decides which
  * readings go, the device counts them, and exactly those are missing at the hub.
  */
+import { readFileSync } from 'node:fs';
 import { parseScenario, startScenario } from '../../host-sim/scenario';
 import type { SimEvent } from '../../host-sim/sim-event';
 
@@ -11,21 +12,16 @@ const HOUR = 3_600_000;
 const seqOf = (mid: string) => Number(mid.slice(mid.lastIndexOf('-') + 1));
 
 describe('an outage longer than the outbox holds', () => {
-  // A reading every 5 s for 12 h 40 min offline: about 9,100 readings for an outbox of about 8,400.
-  const overflowScenario = (policy: string) =>
-    parseScenario(
-      JSON.stringify({
-        duration: '13h',
-        config: { telemetryIntervalMs: 5000, outboxOverflow: policy },
-        events: [{ at: '10m', do: 'outage', for: '760m' }],
-      }),
-    );
+  // scenarios/outbox-overflow.json: a reading every 5 s for 12 h 40 min offline, about 9,100
+  // readings for an outbox of about 8,400; each test picks the policy.
+  const scenario = parseScenario(readFileSync('scenarios/outbox-overflow.json', 'utf8'));
 
   async function runOverflow(engine: 'node' | 'xs', policy: string) {
     const events: SimEvent[] = [];
     const reported: { dropped: number; queued: number }[] = [];
-    const run = await startScenario(overflowScenario(policy), {
+    const run = await startScenario(scenario, {
       engine,
+      config: { outboxOverflow: policy },
       board: 'esp32-devkitc',
       sink: (e) => events.push(e),
       onHubStarted: (hub) =>
