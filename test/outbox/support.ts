@@ -2,19 +2,11 @@ import { FlashError, type FlashPartition, type PartitionInfo } from '../../hal/f
 import type { BoardDefinition } from '../../hal/board';
 import type { FlashMutation } from '../../host-sim/flash/flash-image';
 import { PowerCutError } from '../../host-sim/flash/power-cut';
+import { seededRandom } from '../../host-sim/scenario';
 import { Outbox, type OutboxOptions, type OutboxRecord } from '../../firmware/store/outbox';
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers in [0, 1) (mulberry32, the simulator's scenario generator). */
+export const seeded = seededRandom;
 
 /**
  * A NOR partition in RAM with ESP32's rules, for fast tests: erase sets a block to 0xFF, a
