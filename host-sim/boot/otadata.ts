@@ -36,6 +36,7 @@
  */
 import type { FlashPartition } from '../../hal/flash';
 import type { AppState } from '../../hal/ota';
+import { crc32Final, crc32Update } from '../../firmware/codec/crc32';
 
 export const OTA_SELECT_ENTRY_SIZE = 32;
 /** Each copy of the selection owns one flash sector (SPI_FLASH_SEC_SIZE). */
@@ -99,25 +100,13 @@ export interface OtaSelectEntry {
   crc: number;
 }
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let bit = 0; bit < 8; bit++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
 /**
  * The ESP32 ROM's `esp_rom_crc32_le(crc, buf, len)`: complement `crc`, run the reflected
  * CRC-32 (0xEDB88320) table over the bytes, complement the result. With `crc` = 0 it is the
  * usual CRC-32 (zlib's); a previous result continues a running CRC.
  */
 export function espRomCrc32Le(crc: number, bytes: Uint8Array): number {
-  let register = ~crc >>> 0;
-  for (const byte of bytes) register = (CRC_TABLE[(register ^ byte) & 0xff]! ^ (register >>> 8)) >>> 0;
-  return ~register >>> 0;
+  return crc32Final(crc32Update(~crc >>> 0, bytes));
 }
 
 function u32le(value: number): Uint8Array {

@@ -30,7 +30,7 @@
  */
 import { checkKvEntry, KvError, type KeyValue, type KvValue } from '../../hal/kv';
 import type { FlashPartition } from '../../hal/flash';
-import { crc32 } from './crc32';
+import { crc32 } from '../../firmware/codec/crc32';
 import { DeviceFlash } from './device-flash';
 import type { FlashImage } from './flash-image';
 

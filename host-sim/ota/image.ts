@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FlashPartition } from '../../hal/flash';
-import { crc32 } from '../flash/crc32';
+import { crc32 } from '../../firmware/codec/crc32';
 
 export const IMAGE_MAGIC = new Uint8Array([0x54, 0x4b, 0x41, 0x49]); // "TKAI"
 export const IMAGE_FORMAT_VERSION = 1;

@@ -21,33 +21,14 @@ import {
   type OtaSelectEntry,
 } from '../../host-sim/boot/otadata';
 import { FlashImage } from '../../host-sim/flash/flash-image';
-import { crc32 } from '../../host-sim/flash/crc32';
+import { crc32 } from '../../firmware/codec/crc32';
 import { PartitionView } from '../../host-sim/flash/partition';
 import { useTempDir } from '../flash/temp-dir';
 import { otaBoard } from './ota-board';
+import { crcFromDefinition } from '../support/crc-reference';
 
 const newPath = useTempDir();
 
-/**
- * CRC-32 straight from its definition, independent of the table-driven code under test:
- * polynomial 0x04C11DB7 processed MSB-first, input bytes and the result bit-reflected
- * (refin = refout = true), with the given initial register and final XOR.
- */
-function reflect(value: number, bits: number): number {
-  let result = 0;
-  for (let i = 0; i < bits; i++) result = ((result << 1) | ((value >>> i) & 1)) >>> 0;
-  return result;
-}
-function crcFromDefinition(bytes: Uint8Array, init: number, xorout: number): number {
-  let register = init >>> 0;
-  for (const byte of bytes) {
-    register = (register ^ (reflect(byte, 8) << 24)) >>> 0;
-    for (let bit = 0; bit < 8; bit++) {
-      register = register & 0x80000000 ? ((register << 1) ^ 0x04c11db7) >>> 0 : (register << 1) >>> 0;
-    }
-  }
-  return (reflect(register, 32) ^ xorout) >>> 0;
-}
 const le32 = (value: number) => new Uint8Array([value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24]);
 const ascii = (text: string) => new Uint8Array([...text].map((c) => c.charCodeAt(0)));
 
@@ -56,7 +37,7 @@ describe('esp_rom_crc32_le and the otadata CRC', () => {
     expect(crcFromDefinition(ascii('123456789'), 0xffffffff, 0xffffffff)).toBe(0xcbf43926);
   });
 
-  test('esp_rom_crc32_le(0, …) is the usual CRC-32 (zlib\'s, and host-sim/flash/crc32)', () => {
+  test('esp_rom_crc32_le(0, …) is the usual CRC-32 (zlib\'s, and firmware/codec/crc32)', () => {
     expect(espRomCrc32Le(0, ascii('123456789'))).toBe(0xcbf43926);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {

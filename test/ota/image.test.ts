@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import type { BoardDefinition } from '../../hal/board';
 import { FlashImage } from '../../host-sim/flash/flash-image';
-import { crc32 } from '../../host-sim/flash/crc32';
+import { crc32 } from '../../firmware/codec/crc32';
 import { PartitionView } from '../../host-sim/flash/partition';
 import {
   buildImage,

@@ -2,7 +2,7 @@
  * The outbox's bytes on flash: sector headers and records (README.md has the tables). Pure
  * encode/decode; no flash access here. All integers little-endian.
  */
-import { crc32, crc32Final, crc32Update, CRC32_START } from './crc32';
+import { crc32, crc32Final, crc32Update, CRC32_START } from '../../codec/crc32';
 
 /** Format version in every sector header; a sector of another version is not part of the log. */
 export const FORMAT_VERSION = 1;
