@@ -37,21 +37,10 @@ import {
   type UpdateDecision,
 } from './image';
 import { checkPublicKeyRaw, KeyError, loadPrivateKey } from './keys';
+import type { UpdateManifest } from '../../firmware/ota/manifest';
 
-export interface UpdateManifest {
-  /** Semantic version of the firmware in the image. */
-  version: string;
-  /** Board the image was built for. */
-  board: string;
-  /** Bytes of the image file (header + bundle). */
-  size: number;
-  /** SHA-256 of the image file, 64 lowercase hex digits. */
-  sha256: string;
-  /** Where to download the image (http or https). */
-  url: string;
-  /** The image's anti-rollback counter (u32). */
-  securityVersion: number;
-}
+/** The manifest's fields: the device's definition (firmware/ota/manifest.ts); this side signs what that side checks. */
+export type { UpdateManifest };
 
 export interface SignedManifest {
   manifest: UpdateManifest;
