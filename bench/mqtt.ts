@@ -8,35 +8,13 @@
  * Usage: npx ts-node --transpile-only bench/mqtt.ts [--rounds N]
  */
 import * as mqttPacket from 'mqtt-packet';
-import * as path from 'node:path';
 import { MqttDecoder } from '../firmware/iot/mqtt/decoder';
 import { encodePacket } from '../firmware/iot/mqtt/encode';
-import type { SimEvent } from '../host-sim/sim-event';
-import { Simulation } from '../host-sim/simulation';
+import { median, xsPhaseMeters } from './xs-phases';
 import { OPS, PHASES } from './firmware/mqtt-ops';
 
 async function xsFigures(rounds: number) {
-  const events: SimEvent[] = [];
-  const simulation = await Simulation.start({
-    engine: 'xs',
-    devices: 1,
-    board: 'esp32-devkitc',
-    timeMode: 'virtual',
-    firmwareModule: path.join(__dirname, 'firmware', 'mqtt-ops.ts'),
-    sink: (event) => events.push(event),
-  });
-  await simulation.run(rounds * PHASES.length * 1000 + 500);
-  await simulation.stop();
-  // Each 'bench' event is followed by the meter of its batch.
-  const byPhase = new Map<string, { compute: number[]; stateSlots: number[] }>();
-  for (let i = 0; i < events.length - 1; i++) {
-    if (events[i].type !== 'bench' || events[i + 1].type !== 'meter') continue;
-    const entry = byPhase.get(events[i].phase as string) ?? { compute: [], stateSlots: [] };
-    entry.compute.push(events[i + 1].compute as number);
-    entry.stateSlots.push(events[i + 1].stateSlots as number);
-    byPhase.set(events[i].phase as string, entry);
-  }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const byPhase = await xsPhaseMeters('mqtt-ops.ts', rounds * PHASES.length * 1000 + 500);
   const compute = (phase: string) => median(byPhase.get(phase)!.compute);
   const slots = (phase: string) => median(byPhase.get(phase)!.stateSlots);
   return {

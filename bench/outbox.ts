@@ -14,33 +14,15 @@ import esp32DevkitC from '../boards/esp32-devkitc';
 import { Outbox } from '../firmware/store/outbox';
 import { DeviceFlash } from '../host-sim/flash/device-flash';
 import { FlashImage } from '../host-sim/flash/flash-image';
-import type { SimEvent } from '../host-sim/sim-event';
-import { Simulation } from '../host-sim/simulation';
 import { OPS, PHASES } from './firmware/outbox-ops';
+import { median, xsPhaseMeters } from './xs-phases';
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const PAYLOAD = new TextEncoder().encode(JSON.stringify({ seq: 1234, uptimeMs: 3_600_000, readings: { sht31: { temperature: 21.53, humidity: 48.2 } } }));
 
 async function xsFigures(rounds: number) {
-  const events: SimEvent[] = [];
-  const simulation = await Simulation.start({
-    engine: 'xs',
-    devices: 1,
-    board: 'esp32-devkitc',
-    timeMode: 'virtual',
-    firmwareModule: path.join(__dirname, 'firmware', 'outbox-ops.ts'),
-    sink: (event) => events.push(event),
-  });
-  await simulation.run(rounds * PHASES.length * 1000 + 500);
-  await simulation.stop();
-  const compute = new Map<string, number[]>();
-  for (let i = 0; i < events.length - 1; i++) {
-    if (events[i].type !== 'bench' || events[i + 1].type !== 'meter') continue;
-    const list = compute.get(events[i].phase as string) ?? [];
-    list.push(events[i + 1].compute as number);
-    compute.set(events[i].phase as string, list);
-  }
-  const per = (phase: string) => Math.round((median(compute.get(phase)!) - median(compute.get('idle')!)) / OPS);
+  const byPhase = await xsPhaseMeters('outbox-ops.ts', rounds * PHASES.length * 1000 + 500);
+  const compute = (phase: string) => median(byPhase.get(phase)!.compute);
+  const per = (phase: string) => Math.round((compute(phase) - compute('idle')) / OPS);
   return { computePerAppend: per('append'), computePerDrainedRecord: per('drain') };
 }
 
