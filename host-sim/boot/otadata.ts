@@ -206,6 +206,8 @@ export function slotForSeq(seq: number, otaSlotCount: number): number {
 /**
  * compute_ota_seq_for_target_slot (esp_ota_ops.c): the smallest ota_seq that selects
  * `slotIndex` and is not below `currentSeq`: ((slot + 1) % n) + n·i for the least such i.
+ * Never 0: seq 0 wraps to slot 0xffffffff % n, so with no current entry (0) the answer is
+ * slot + 1, as esp_rewrite_ota_data writes when neither otadata entry is valid.
  */
 export function seqForSlot(currentSeq: number, slotIndex: number, otaSlotCount: number): number {
   if (!Number.isInteger(otaSlotCount) || otaSlotCount <= 0) throw new RangeError(`No OTA slots (count ${otaSlotCount})`);
@@ -213,7 +215,8 @@ export function seqForSlot(currentSeq: number, slotIndex: number, otaSlotCount: 
     throw new RangeError(`OTA slot ${slotIndex} does not exist (there are ${otaSlotCount})`);
   }
   const base = (slotIndex + 1) % otaSlotCount;
-  const i = currentSeq > base ? Math.ceil((currentSeq - base) / otaSlotCount) : 0;
+  const floor = Math.max(currentSeq, 1);
+  const i = floor > base ? Math.ceil((floor - base) / otaSlotCount) : 0;
   const seq = base + i * otaSlotCount;
   if (seq >= UINT32_MAX) throw new RangeError(`ota_seq would reach 0x${seq.toString(16)}: otadata is exhausted`);
   return seq;

@@ -170,9 +170,17 @@ describe('validity and selection (bootloader_common_*)', () => {
         const seq = seqForSlot(current, slot, count);
         expect(slotForSeq(seq, count)).toBe(slot);
         expect(seq).toBeGreaterThanOrEqual(current);
-        expect(seq - count < current || seq - count < 0).toBe(true);
+        expect(seq).toBeGreaterThanOrEqual(1);
+        expect(seq - count < Math.max(current, 1)).toBe(true);
       }),
     );
+  });
+
+  test('seqForSlot with no current entry (seq 0) is slot + 1, never 0 (which wraps to another slot)', () => {
+    expect(seqForSlot(0, 2, 3)).toBe(3); // fast-check's counterexample: seq 0 would select slot 0xffffffff % 3 = 0
+    expect(seqForSlot(0, 1, 2)).toBe(2);
+    expect(seqForSlot(0, 0, 2)).toBe(1);
+    expect(seqForSlot(0, 0, 1)).toBe(1);
   });
 
   test('describeOtadata says what each entry holds', () => {
