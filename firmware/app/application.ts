@@ -96,6 +96,7 @@ export class Application {
         tls: c.mqttTls ? readTlsOptions(this.hal, c.mqttHost) : undefined,
         deviceId: c.deviceId,
         keepAliveSeconds: c.keepAliveSeconds,
+        connectTimeoutMs: c.connectTimeoutMs,
         username: c.mqttUsername,
         password: c.mqttPassword,
         contentType: c.payloadFormat === 'cbor' ? CBOR_CONTENT_TYPE : undefined,
@@ -148,6 +149,7 @@ export class Application {
             tls: tlsFor(dps.host),
             idScope: dps.idScope,
             registrationId: dps.registrationId,
+            connectTimeoutMs: this.config.connectTimeoutMs,
             auth: azure.x509 ? { kind: 'x509' } : dps.groupKey ? { kind: 'sas-group', groupKey: dps.groupKey } : { kind: 'sas', deviceKey: dps.enrollmentKey! },
           });
           hubHost = assignment.assignedHub;
@@ -173,6 +175,7 @@ export class Application {
       tls: tlsFor(hubHost!),
       auth: azure.x509 || deviceKey === undefined ? { kind: 'x509' } : { kind: 'sas', deviceKey, ttlSeconds: azure.sasTtlSeconds },
       keepAliveSeconds: this.config.keepAliveSeconds,
+      mqtt: { connectTimeoutMs: this.config.connectTimeoutMs },
     });
     this.hub = hub;
     this.wireHub(hub);

@@ -14,6 +14,8 @@ export interface AppConfig {
   mqttUsername?: string;
   mqttPassword?: string;
   keepAliveSeconds: number;
+  /** How long a connection (TCP, TLS and CONNACK) may take before it is abandoned and retried; raise it on thin links. */
+  connectTimeoutMs: number;
   telemetryIntervalMs: number;
   /** Azure IoT Hub, when set: the hub's host name (or the DPS assignment gives it). */
   azure?: AzureConfig;
@@ -124,6 +126,7 @@ export function readAppConfig(config: DeviceConfig, fallbackDeviceId: string): A
     mqttUsername: optional('mqttUsername'),
     mqttPassword: optional('mqttPassword'),
     keepAliveSeconds: integer(config, 'keepAliveSeconds', 60, 5, 3600),
+    connectTimeoutMs: integer(config, 'connectTimeoutMs', 10_000, 1000, 300_000),
     telemetryIntervalMs: integer(config, 'telemetryIntervalMs', 60_000, 1000, 86_400_000),
     payloadFormat: choice(config, 'payloadFormat', PAYLOAD_FORMATS, 'json'),
   };

@@ -42,7 +42,17 @@ export class MqttUplink implements Uplink {
 
   constructor(
     hal: Hal,
-    options: { host: string; port: number; tls?: TlsOptions; deviceId: string; keepAliveSeconds: number; username?: string; password?: string; contentType?: string },
+    options: {
+      host: string;
+      port: number;
+      tls?: TlsOptions;
+      deviceId: string;
+      keepAliveSeconds: number;
+      connectTimeoutMs?: number;
+      username?: string;
+      password?: string;
+      contentType?: string;
+    },
     events: UplinkEvents,
   ) {
     this.topic = `devices/${options.deviceId}/messages/events/`;
@@ -55,6 +65,7 @@ export class MqttUplink implements Uplink {
         tls: options.tls,
         clientId: options.deviceId,
         keepAliveSeconds: options.keepAliveSeconds,
+        connectTimeoutMs: options.connectTimeoutMs,
         username: options.username,
         password: options.password === undefined ? undefined : hal.text.encode(options.password),
       },

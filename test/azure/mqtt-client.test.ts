@@ -89,6 +89,26 @@ describe('MqttClient credentials and planned reconnects', () => {
     expect(mqtt.connected).toBe(true);
   });
 
+  test('a connect that times out closes its socket, so its late handshake cannot disturb the next attempt', async () => {
+    const world = new FakeWorld();
+    world.latencyMs = 15_000; // a thin link: the handshake takes longer than the 10 s connect timeout
+    acceptingBroker(world);
+    const reasons: string[] = [];
+    const mqtt = client(world, { onDisconnected: (reason) => reasons.push(reason) });
+    mqtt.start();
+    await world.advance(10_000);
+    expect(reasons).toEqual(['no connection to hub.local:8883 within 10000 ms']);
+    expect(world.connections[0]!.closed).toBe(true);
+    // The first socket's handshake completes at 15 s, during the second attempt: it is ignored.
+    await world.advance(6_000);
+    expect(world.connections).toHaveLength(2);
+    expect(world.connections[0]!.packets).toEqual([]);
+    world.latencyMs = 5; // the link recovers
+    await world.advance(60_000);
+    expect(mqtt.connected).toBe(true);
+    expect(world.connection.packets.map((packet) => packet.type)).toContain('connect');
+  });
+
   test('a refusal reaches onDisconnected with its return code; a handler may stop the client', async () => {
     const world = new FakeWorld();
     acceptingBroker(world, undefined, { connackCode: 5 });

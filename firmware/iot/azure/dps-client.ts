@@ -43,6 +43,8 @@ export interface DpsClientOptions {
   timeoutMs?: number;
   /** Default 60 s. */
   keepAliveSeconds?: number;
+  /** How long one connection attempt may take; default 10 000 ms. */
+  connectTimeoutMs?: number;
   registration?: Omit<DpsRegistrationOptions, 'registrationId' | 'payload' | 'timeoutMs'>;
   backoff?: Omit<ReconnectBackoffOptions, 'random'>;
 }
@@ -97,6 +99,7 @@ export class DpsClient {
         username: dpsUsername(options.idScope, options.registrationId),
         cleanSession: true, // DPS keeps no session anyway
         keepAliveSeconds: options.keepAliveSeconds ?? 60,
+        connectTimeoutMs: options.connectTimeoutMs,
         backoff: options.backoff,
         credentials: this.sasKey === undefined ? undefined : () => this.sasCredentials(),
       },

@@ -149,7 +149,9 @@ export class MqttClient {
 
   /** The socket is gone (or must go): tell the session, then plan the next attempt. */
   private lost(reason: string): void {
-    this.socket = undefined;
+    // Closed, not just forgotten: after a connect timeout the handshake may still finish, and
+    // its onConnect would start a CONNECT in the middle of the next attempt.
+    this.closeSocket();
     if (this.state === 'stopped' || this.state === 'waiting') return;
     const out = this.session.connectionLost(reason, this.hal.clock.now());
     const reported = out.events.some((event) => event.type === 'disconnected');
