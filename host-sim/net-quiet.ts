@@ -29,11 +29,14 @@ export class NetQuiet implements Quiescent {
   private serverLastWrite = 0;
   private connecting = new Map<number, number>();
   private nextToken = 1;
+  /** Ends the current wait early: bytes arrived, so the rules are looked at again. */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly options: NetQuietOptions = DEFAULT_NET_QUIET) {}
 
   read(): void {
     this.lastRead = performance.now();
+    this.wake?.();
   }
 
   wrote(): void {
@@ -46,6 +49,7 @@ export class NetQuiet implements Quiescent {
     const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
     socket.write = ((...args: unknown[]) => {
       this.serverLastWrite = performance.now();
+      this.wake?.();
       return write(...args);
     }) as typeof socket.write;
   }
@@ -64,7 +68,18 @@ export class NetQuiet implements Quiescent {
     for (;;) {
       const wait = this.waitNeeded(performance.now());
       if (wait <= 0) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 20)));
+      // A reply usually comes within a millisecond: wake for it rather than sleep the whole step.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.wake = undefined;
+          resolve();
+        }, Math.min(wait, 20));
+        this.wake = () => {
+          this.wake = undefined;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
   }
 
