@@ -22,6 +22,7 @@
  */
 import type { FlashMutation } from './flash/flash-image';
 import { armPowerCut } from './flash/power-cut';
+import { seededRandom } from './seeded-random';
 import type { SimEvent, SimEventSink } from './sim-event';
 import { Simulation, type SimulationOptions } from './simulation';
 import type { Hub } from '../hub/hub';
@@ -212,18 +213,6 @@ export function randomOutages(random: () => number, fromMs: number, toMs: number
     at += length;
   });
   return outages;
-}
-
-/** A small seeded generator (mulberry32): the same seed, the same scenario. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function deviceSelector(value: unknown, devices: number | undefined, where: string): DeviceSelector {

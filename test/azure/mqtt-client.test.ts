@@ -58,6 +58,8 @@ describe('MqttClient credentials and planned reconnects', () => {
   test('reconnect() while waiting to retry connects now; before start() it does nothing', async () => {
     const world = new FakeWorld();
     world.onConnection = (connection) => connection.drop(); // refuses at the TCP level
+    // Backoff's jitter at one half: the retry comes 500 ms after the refusal, not by chance within the first 10 ms.
+    world.hal.crypto.randomBytes = (count) => new Uint8Array(count).fill(0x80);
     const mqtt = client(world, {});
     mqtt.reconnect();
     expect(world.connections).toHaveLength(0);

@@ -3,7 +3,8 @@
  * virtual time whose sockets lead to a scripted MQTT broker (packets decoded with the
  * toolkit's own codec), so the shells run exactly as on a device, without a network.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { seededRandom } from '../../host-sim/seeded-random';
 import type { Hal, Net, Socket, SocketHandlers, SocketOptions, TimerId } from '../../hal';
 import { hostText } from '../../hal/host/text';
 import type { AzureCodec } from '../../firmware/iot/azure/types';
@@ -99,6 +100,8 @@ export class FakeWorld {
   now = 0;
   wallAtZero: number | undefined = 1_700_000_000_000;
   latencyMs = 5;
+  /** The world's randomness (what `hal.crypto.randomBytes` gives): seeded, for repeatable runs. */
+  random = seededRandom(1);
   readonly connections: BrokerConnection[] = [];
   readonly logs: { level: string; message: string }[] = [];
   readonly events: { type: string; fields?: unknown }[] = [];
@@ -148,7 +151,8 @@ export class FakeWorld {
         },
         hmacSha256: nodeCodec.hmacSha256,
         ecdsaP256Verify: () => false,
-        randomBytes: (count) => new Uint8Array(randomBytes(count)),
+        // Seeded: backoff jitter and the like come out the same on every run, so a test's timing cannot flake.
+        randomBytes: (count) => Uint8Array.from({ length: count }, () => Math.floor(world.random() * 256)),
       },
       log: {
         level: 'debug',

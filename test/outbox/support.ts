@@ -2,7 +2,7 @@ import { FlashError, type FlashPartition, type PartitionInfo } from '../../hal/f
 import type { BoardDefinition } from '../../hal/board';
 import type { FlashMutation } from '../../host-sim/flash/flash-image';
 import { PowerCutError } from '../../host-sim/flash/power-cut';
-import { seededRandom } from '../../host-sim/scenario';
+import { seededRandom } from '../../host-sim/seeded-random';
 import { Outbox, type OutboxOptions, type OutboxRecord } from '../../firmware/store/outbox';
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32, the simulator's scenario generator). */

@@ -4,7 +4,8 @@
  * readings from device events and hub arrivals.
  */
 import { EventEmitter } from 'node:events';
-import { parseScenario, randomOutages, ScenarioError, ScenarioLedger, seededRandom } from '../../host-sim/scenario';
+import { parseScenario, randomOutages, ScenarioError, ScenarioLedger } from '../../host-sim/scenario';
+import { seededRandom } from '../../host-sim/seeded-random';
 import type { SimEvent } from '../../host-sim/sim-event';
 
 const SECOND = 1000;
