@@ -16,6 +16,7 @@ import type { AppState } from '../hal/ota';
 import type { HostEvent, HostReply, HostRequest } from '../hal/host/protocol';
 import { verifyP256 } from './crypto/ecdsa-p256';
 import type { SimI2CBus } from './i2c-bus';
+import { LinkShaper, type LinkQuality } from './link-shaper';
 import type { NetQuiet } from './net-quiet';
 import type { Scheduler } from './scheduler';
 
@@ -73,12 +74,21 @@ const MAX_OPEN_SOCKETS = 8;
 /** How long a connect takes to fail while the link is down. */
 const LINK_DOWN_FAILURE_MS = 100;
 const MAX_DIGESTS = 4;
+/**
+ * A TLS 1.2 handshake's bytes besides the certificates (hellos, key exchange, change cipher
+ * spec, finished), each way, for timing a handshake over a thin link.
+ */
+const TLS_HANDSHAKE_OVERHEAD_BYTES = { up: 400, down: 600 };
 
 export class DeviceHost {
   private bootedAt = 0;
   private wallOffset: number | undefined;
   private linkDown = false;
   private deaf = false;
+  /** A thin link's two directions; absent, the link is as fast as loopback. */
+  private shaped: { up: LinkShaper; down: LinkShaper } | undefined;
+  /** When the last bytes handed to the link each way arrive: later bytes never overtake them, whatever the link becomes. */
+  private readonly inFlightUntil = { up: 0, down: 0 };
   /** Counts boots, so an answer scheduled during one boot is not delivered to the next. */
   private bootNumber = 0;
   private readonly timers = new Map<number, number>();
@@ -129,6 +139,19 @@ export class DeviceHost {
     this.deaf = deaf;
   }
 
+  /**
+   * Makes the link thin: bytes each way at `bytesPerSecond`, arriving `latencyMs` after they
+   * were sent, and connections taking the handshake's round trips and bytes; `undefined` makes
+   * it fast again. What is in flight when the link goes down is lost with it.
+   */
+  setLinkQuality(quality: LinkQuality | undefined): void {
+    this.shaped = quality ? { up: new LinkShaper(quality), down: new LinkShaper(quality) } : undefined;
+  }
+
+  get linkQuality(): LinkQuality | undefined {
+    return this.shaped?.up.quality;
+  }
+
   /** Unix ms if the device's wall clock has been set. */
   wallTime(): number | undefined {
     return this.wallOffset === undefined ? undefined : this.options.scheduler.now() + this.wallOffset;
@@ -140,6 +163,7 @@ export class DeviceHost {
     this.resources = resources;
     this.bootNumber++;
     this.bootedAt = this.options.scheduler.now();
+    this.inFlightUntil.up = this.inFlightUntil.down = 0;
   }
 
   endBoot(): void {
@@ -198,14 +222,26 @@ export class DeviceHost {
       case 'net.write': {
         const socket = this.sockets.get(request.id);
         if (!socket || socket.destroyed) throw coded('closed', 'the socket is closed');
-        o.netQuiet.wrote();
-        socket.write(Buffer.from(request.bytes)); // a copy: the firmware may reuse its buffer
+        const bytes = Buffer.from(request.bytes); // a copy: the firmware may reuse its buffer
+        const send = () => {
+          if (socket.destroyed) return; // lost with the link, the connection or the boot
+          o.netQuiet.wrote();
+          socket.write(bytes);
+        };
+        const arrives = this.arrival('up', bytes.length);
+        if (arrives === undefined) send();
+        else o.scheduler.at(arrives, send);
         return undefined;
       }
-      case 'net.close':
-        this.sockets.get(request.id)?.destroy();
+      case 'net.close': {
+        const socket = this.sockets.get(request.id);
         this.sockets.delete(request.id);
+        // On a thin link what was written before the close still goes out first, as TCP sends it before its FIN.
+        const arrives = this.arrival('up', 0);
+        if (arrives === undefined) socket?.destroy();
+        else o.scheduler.at(arrives, () => socket?.destroy());
         return undefined;
+      }
       case 'flash.partitions':
         return this.storage().partitions();
       case 'flash.read':
@@ -357,16 +393,57 @@ export class DeviceHost {
     this.sockets.set(id, socket);
     socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
       connected();
-      o.emit({ type: 'net.connect', id });
+      const shaped = this.shaped;
+      if (!shaped) {
+        o.emit({ type: 'net.connect', id });
+        return;
+      }
+      // TCP's handshake is one round trip, TLS 1.2's two more; the last leg carries its bytes.
+      const latency = shaped.up.quality.latencyMs;
+      const now = o.scheduler.now();
+      const lastLegStarts = now + (tlsOptions ? 5 : 1) * latency;
+      const handshake = tlsOptions ? handshakeBytes(socket as tls.TLSSocket, tlsOptions) : { up: 0, down: 0 };
+      const ready = Math.max(shaped.up.send(lastLegStarts, handshake.up), shaped.down.send(lastLegStarts, handshake.down));
+      o.scheduler.at(ready, () => {
+        if (open && this.sockets.get(id) === socket) o.emit({ type: 'net.connect', id });
+      });
     });
     socket.on('data', (data: Buffer) => {
       o.netQuiet.read();
-      if (open && !this.deaf) o.emit({ type: 'net.data', id, bytes: new Uint8Array(data) });
+      const deliver = () => {
+        if (open && !this.deaf && this.sockets.get(id) === socket) o.emit({ type: 'net.data', id, bytes: new Uint8Array(data) });
+      };
+      const arrives = this.arrival('down', data.length);
+      if (arrives === undefined) deliver();
+      else o.scheduler.at(arrives, deliver);
     });
+    // On a thin link the far end's close or reset comes after the bytes still on their way.
+    const afterInFlight = (event: HostEvent) => {
+      connected(); // no longer connecting, and nothing more will come: the clock need not wait
+      const arrives = this.arrival('down', 0);
+      if (arrives === undefined) return finish(event);
+      const boot = this.bootNumber;
+      o.scheduler.at(arrives, () => {
+        if (boot === this.bootNumber) finish(event);
+      });
+    };
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      finish({ type: 'net.error', id, code: netErrorCode(error, !!tlsOptions), message: `${host}:${port}: ${error.message}` });
+      afterInFlight({ type: 'net.error', id, code: netErrorCode(error, !!tlsOptions), message: `${host}:${port}: ${error.message}` });
     });
-    socket.on('close', () => finish({ type: 'net.close', id }));
+    socket.on('close', () => afterInFlight({ type: 'net.close', id }));
+  }
+
+  /**
+   * When bytes handed to the link now arrive: at the thin link's pace, and never before bytes
+   * handed over earlier (a link made fast again must not let new bytes overtake old ones).
+   * Undefined: now, nothing ahead of them.
+   */
+  private arrival(direction: 'up' | 'down', byteCount: number): number | undefined {
+    const now = this.options.scheduler.now();
+    const shaper = this.shaped?.[direction];
+    const at = Math.max(shaper ? shaper.send(now, byteCount) : now, this.inFlightUntil[direction]);
+    this.inFlightUntil[direction] = at;
+    return at > now ? at : undefined;
   }
 
   private openSocket(host: string, port: number, tlsOptions: TlsOptions | undefined): net.Socket {
@@ -386,6 +463,18 @@ export class DeviceHost {
         })
       : net.connect({ host, port });
   }
+}
+
+/** Roughly what a TLS 1.2 handshake sent each way: the certificates and the other messages. */
+function handshakeBytes(socket: tls.TLSSocket, options: TlsOptions): { up: number; down: number } {
+  let down = TLS_HANDSHAKE_OVERHEAD_BYTES.down;
+  for (let cert = socket.getPeerCertificate(true), seen = 0; cert?.raw && seen < 4; seen++) {
+    down += cert.raw.length;
+    if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
+    cert = cert.issuerCertificate;
+  }
+  const up = TLS_HANDSHAKE_OVERHEAD_BYTES.up + (options.certificate?.length ?? 0);
+  return { up, down };
 }
 
 function coded(code: string, message: string): Error {

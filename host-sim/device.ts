@@ -5,6 +5,7 @@
  * picks the image, and a fresh engine runs that image's firmware. A power cut during a flash
  * operation turns the device off at once; it then powers on again.
  */
+import type { LinkQuality } from './link-shaper';
 import type { HostEvent } from '../hal/host/protocol';
 import type { BoardDefinition } from '../hal/board';
 import type { ResetReason } from '../hal/system';
@@ -176,6 +177,16 @@ export class Device implements Quiescent {
 
   get linkUp(): boolean {
     return this.host.linkUp;
+  }
+
+  /** Makes the device's link thin (bytes per second each way, latency), or fast again with `undefined`. */
+  setLinkQuality(quality: LinkQuality | undefined): void {
+    this.host.setLinkQuality(quality);
+  }
+
+  /** The thin link's quality, or undefined while the link is fast. */
+  get linkQuality(): LinkQuality | undefined {
+    return this.host.linkQuality;
   }
 
   /** The network tells the device the time (SNTP), if its clock is not set yet. */

@@ -12,6 +12,7 @@
  *     "events": [
  *       { "at": "1h",  "do": "outage", "for": "2h", "devices": [1] },
  *       { "at": "4h",  "do": "outage", "for": "5m", "kind": "deaf" },
+ *       { "at": "9h",  "do": "slow-link", "for": "4h", "bytesPerSecond": 250, "latency": "600ms" },
  *       { "at": "0s",  "do": "random-outages", "total": 0.3, "max": "3h" },
  *       { "at": "5h",  "do": "broker-restart", "down": "1m" },
  *       { "at": "6h",  "do": "restart" },
@@ -33,6 +34,8 @@ export type DeviceSelector = 'all' | number[];
 export type ScenarioEvent =
   /** `down`: no link at all. `deaf`: nothing reaches the device, what it sends still arrives (acknowledgements are lost). */
   | { atMs: number; do: 'outage'; forMs: number; devices: DeviceSelector; kind: 'down' | 'deaf' }
+  /** A thin link: every byte each way at `bytesPerSecond`, arriving `latencyMs` after it was sent. */
+  | { atMs: number; do: 'slow-link'; forMs: number; devices: DeviceSelector; bytesPerSecond: number; latencyMs: number }
   | { atMs: number; do: 'broker-restart'; downMs: number }
   | { atMs: number; do: 'restart'; devices: DeviceSelector }
   /** `outbox-write`: during the device's next write into its outbox partition; `now`: between two flash operations. */
@@ -68,6 +71,7 @@ export class ScenarioError extends Error {
 const EVENT_FIELDS: { [kind: string]: string[] } = {
   outage: ['for', 'kind', 'devices'],
   'random-outages': ['total', 'max', 'until', 'devices'],
+  'slow-link': ['for', 'bytesPerSecond', 'latency', 'devices'],
   'broker-restart': ['down'],
   restart: ['devices'],
   'power-cut': ['during', 'devices'],
@@ -152,6 +156,18 @@ export function parseScenario(text: string, source = 'the scenario'): Scenario {
           throw new ScenarioError(`${source}: ${where}: ${(error as Error).message}`);
         }
         for (const outage of outages) events.push({ ...outage, do: 'outage', devices: selector, kind: 'down' });
+        break;
+      }
+      case 'slow-link': {
+        if (entry.for === undefined) throw new ScenarioError(`${source}: ${where}: a slow link needs "for": how long the link stays thin`);
+        const forMs = duration(entry.for, `${where} "for"`);
+        if (forMs <= 0) throw new ScenarioError(`${source}: ${where}: a slow link lasts longer than 0 ("for")`);
+        const bytesPerSecond = entry.bytesPerSecond;
+        if (typeof bytesPerSecond !== 'number' || !Number.isFinite(bytesPerSecond) || bytesPerSecond < 1) {
+          throw new ScenarioError(`${source}: ${where}: "bytesPerSecond" is the link's speed each way, a number of at least 1 (250 for a weak cellular link)`);
+        }
+        const latencyMs = entry.latency === undefined ? 0 : duration(entry.latency, `${where} "latency"`);
+        events.push({ atMs, do: 'slow-link', forMs, devices: selector, bytesPerSecond, latencyMs });
         break;
       }
       case 'broker-restart':
@@ -328,6 +344,11 @@ export class ScenarioLedger {
     return this.ledger(device).arrivals.map((a) => a.mid);
   }
 
+  /** When the hub received a device's readings (first copies), by message id, in the order received. */
+  arrivals(device: string): { mid: string; at: number }[] {
+    return this.ledger(device).arrivals.map((a) => ({ ...a }));
+  }
+
   /** Readings stored before `beforeMs` not yet received, less those the device counted as dropped. */
   outstanding(beforeMs = Infinity): number {
     let total = 0;
@@ -341,11 +362,16 @@ export class ScenarioLedger {
 
   /** The busiest second: the most hub arrivals (duplicates included) in any one-second window. */
   peakPerSecond(fromMs = 0): number {
-    const times = this.arrivalTimes.filter((t) => t >= fromMs).sort((a, b) => a - b);
+    return this.busiest(1000, fromMs);
+  }
+
+  /** The most hub arrivals (duplicates included) in any window shorter than `windowMs`, between `fromMs` and `toMs`. */
+  busiest(windowMs: number, fromMs = 0, toMs = Infinity): number {
+    const times = this.arrivalTimes.filter((t) => t >= fromMs && t < toMs).sort((a, b) => a - b);
     let peak = 0;
     let start = 0;
     for (let end = 0; end < times.length; end++) {
-      while (times[end]! - times[start]! >= 1000) start++;
+      while (times[end]! - times[start]! >= windowMs) start++;
       peak = Math.max(peak, end - start + 1);
     }
     return peak;
@@ -464,6 +490,16 @@ export class ScenarioDriver {
         for (const device of devices) (event.kind === 'deaf' ? device.setDeaf(true) : device.setLink(false));
         sim.scheduler.at(sim.scheduler.now() + event.forMs, () => {
           for (const device of devices) (event.kind === 'deaf' ? device.setDeaf(false) : device.setLink(true));
+        });
+        break;
+      }
+      case 'slow-link': {
+        const devices = this.select(event.devices);
+        const quality = { bytesPerSecond: event.bytesPerSecond, latencyMs: event.latencyMs };
+        note({ event: 'slow-link', devices: devices.map((d) => d.id), forMs: event.forMs, ...quality });
+        for (const device of devices) device.setLinkQuality(quality);
+        sim.scheduler.at(sim.scheduler.now() + event.forMs, () => {
+          for (const device of devices) device.setLinkQuality(undefined);
         });
         break;
       }

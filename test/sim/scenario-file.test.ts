@@ -48,6 +48,8 @@ describe('parseScenario accepts', () => {
         { at: '90s', do: 'power-cut' },
         { at: '4h', do: 'broker-restart' },
         { at: '5h', do: 'outage', for: 120_000, kind: 'deaf' },
+        { at: '6h', do: 'slow-link', for: '2h', bytesPerSecond: 250, latency: '600ms', devices: [3] },
+        { at: '7h', do: 'slow-link', for: '1h', bytesPerSecond: 1.5 },
       ],
     });
     expect(scenario).toStrictEqual({
@@ -67,6 +69,8 @@ describe('parseScenario accepts', () => {
         { atMs: 3 * HOUR, do: 'outage', forMs: 15 * MINUTE, devices: [1, 3], kind: 'down' },
         { atMs: 4 * HOUR, do: 'broker-restart', downMs: 0 },
         { atMs: 5 * HOUR, do: 'outage', forMs: 2 * MINUTE, devices: 'all', kind: 'deaf' },
+        { atMs: 6 * HOUR, do: 'slow-link', forMs: 2 * HOUR, devices: [3], bytesPerSecond: 250, latencyMs: 600 },
+        { atMs: 7 * HOUR, do: 'slow-link', forMs: HOUR, devices: 'all', bytesPerSecond: 1.5, latencyMs: 0 },
         { atMs: DAY, do: 'time-sync' },
       ],
     });
@@ -183,7 +187,7 @@ describe('parseScenario refuses, naming the field', () => {
 
   test('an unknown or missing "do"', () => {
     expect(rejectionOf(withEvents({ at: '1h', do: 'reboot' }))).toMatch(
-      /event 1: "do" must be one of outage, random-outages, broker-restart, restart, power-cut, time-sync \(got "reboot"\)/,
+      /event 1: "do" must be one of outage, random-outages, slow-link, broker-restart, restart, power-cut, time-sync \(got "reboot"\)/,
     );
     expect(rejectionOf(withEvents({ at: '1h' }))).toMatch(/event 1: "do" must be one of .* \(got undefined\)/);
   });
@@ -230,6 +234,20 @@ describe('parseScenario refuses, naming the field', () => {
   test('random outages that cannot fit: the error names the file and the event', () => {
     expect(() => parse({ duration: '10m', events: [{ at: '0s', do: 'random-outages', total: 0.95, max: '1m' }] })).toThrow(ScenarioError);
     expect(rejectionOf({ duration: '10m', events: [{ at: '0s', do: 'random-outages', total: 0.95, max: '1m' }] })).toMatch(/event 1: random outages: \d+ outages do not fit/);
+  });
+
+  test('a slow link without "for", of no length, or with a speed under 1 byte per second or not a number', () => {
+    expect(rejectionOf(withEvents({ at: '10m', do: 'slow-link', bytesPerSecond: 100 }))).toMatch(/event 1: a slow link needs "for": how long the link stays thin/);
+    expect(rejectionOf(withEvents({ at: '10m', do: 'slow-link', for: '0s', bytesPerSecond: 100 }))).toMatch(/event 1: a slow link lasts longer than 0/);
+    for (const bytesPerSecond of [undefined, 0, 0.5, -100, '100', null]) {
+      expect(rejectionOf(withEvents({ at: '10m', do: 'slow-link', for: '1h', bytesPerSecond }))).toMatch(
+        /event 1: "bytesPerSecond" is the link's speed each way, a number of at least 1 \(250 for a weak cellular link\)/,
+      );
+    }
+    expect(rejectionOf(withEvents({ at: '10m', do: 'slow-link', for: '1h', bytesPerSecond: 100, latency: 'slow' }))).toMatch(/event 1 "latency" "slow" is not a duration/);
+    expect(rejectionOf(withEvents({ at: '10m', do: 'slow-link', for: '1h', bytesPerSecond: 100, kind: 'deaf' }))).toMatch(
+      /"kind" is not a field of slow-link \(its fields: at, do, for, bytesPerSecond, latency, devices\)/,
+    );
   });
 
   test('random outages with "max" under a minute, or "until" before "at" or after the end', () => {
