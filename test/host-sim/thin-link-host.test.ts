@@ -75,12 +75,17 @@ const received = (r: Rig) =>
   r.events.flatMap(({ event }) => (event.type === 'net.data' ? [Buffer.from(event.bytes).toString('latin1')] : [])).join('');
 const lastDataAt = (r: Rig) => Math.max(...r.events.filter(({ event }) => event.type === 'net.data').map(({ at }) => at));
 
+/** Makes the link thin, then opens socket 1 to the echo server and waits until the firmware would see it connected. */
+async function connectOver(r: Rig, quality: { bytesPerSecond: number; latencyMs: number }): Promise<void> {
+  r.host.setLinkQuality(quality);
+  request(r, { op: 'net.connect', id: 1, host: '127.0.0.1', port: r.port });
+  await r.scheduler.run(60_000, () => r.events.length > 0);
+}
+
 test('a connection takes a round trip, and bytes their sending time plus the latency, each way', async () => {
   const r = await rig();
   try {
-    r.host.setLinkQuality({ bytesPerSecond: 100, latencyMs: 500 });
-    request(r, { op: 'net.connect', id: 1, host: '127.0.0.1', port: r.port });
-    await r.scheduler.run(60_000, () => r.events.length > 0);
+    await connectOver(r, { bytesPerSecond: 100, latencyMs: 500 });
     expect(r.events).toEqual([{ at: 1_000, event: { type: 'net.connect', id: 1 } }]); // SYN, SYN-ACK: 2 × 500 ms
     request(r, { op: 'net.write', id: 1, bytes: text('A', 200) });
     await r.scheduler.run(60_000, () => received(r).length === 200);
@@ -95,9 +100,7 @@ test('a connection takes a round trip, and bytes their sending time plus the lat
 test('bytes sent after the link becomes fast again do not overtake those still on the thin link', async () => {
   const r = await rig();
   try {
-    r.host.setLinkQuality({ bytesPerSecond: 50, latencyMs: 1_000 });
-    request(r, { op: 'net.connect', id: 1, host: '127.0.0.1', port: r.port });
-    await r.scheduler.run(60_000, () => r.events.length > 0);
+    await connectOver(r, { bytesPerSecond: 50, latencyMs: 1_000 });
     request(r, { op: 'net.write', id: 1, bytes: text('B', 100) }); // 2 s + 1 s on its way
     r.host.setLinkQuality(undefined);
     request(r, { op: 'net.write', id: 1, bytes: text('C', 1) });
@@ -113,9 +116,7 @@ test('bytes sent after the link becomes fast again do not overtake those still o
 test('the device\'s close reaches the far end after what it wrote before it', async () => {
   const r = await rig();
   try {
-    r.host.setLinkQuality({ bytesPerSecond: 20, latencyMs: 300 });
-    request(r, { op: 'net.connect', id: 1, host: '127.0.0.1', port: r.port });
-    await r.scheduler.run(60_000, () => r.events.length > 0);
+    await connectOver(r, { bytesPerSecond: 20, latencyMs: 300 });
     request(r, { op: 'net.write', id: 1, bytes: text('D', 40) });
     request(r, { op: 'net.close', id: 1 });
     await r.scheduler.run(60_000, () => r.server.ended);
@@ -129,9 +130,7 @@ test('the device\'s close reaches the far end after what it wrote before it', as
 test('the link going down loses what is in flight: the far end never gets it', async () => {
   const r = await rig();
   try {
-    r.host.setLinkQuality({ bytesPerSecond: 10, latencyMs: 100 });
-    request(r, { op: 'net.connect', id: 1, host: '127.0.0.1', port: r.port });
-    await r.scheduler.run(60_000, () => r.events.length > 0);
+    await connectOver(r, { bytesPerSecond: 10, latencyMs: 100 });
     request(r, { op: 'net.write', id: 1, bytes: text('E', 50) }); // 5 s on the line
     await r.scheduler.run(r.scheduler.now() + 1_000);
     r.host.setLink(false);
