@@ -26,5 +26,5 @@ describe.each<[EngineKind, number]>([
     expect(summary.peakPerSecond).toBeGreaterThan(devices);
     expect(summary).toMatchObject({ lost: 0, dropped: 0, outOfOrder: 0 });
     expect(summary.unique).toBe(summary.sent);
-  }, 300_000);
+  }, 900_000); // 50–70 s alone; a loaded 2-core runner has taken 295 s
 });
