@@ -302,13 +302,14 @@ async function scenarioCommand(args: SimArguments, scenario: Scenario, out: (lin
   const wallSeconds = (performance.now() - started) / 1000;
   if (args.json) out(JSON.stringify({ type: 'summary', wallSeconds: +wallSeconds.toFixed(1), ...summary }));
   else for (const line of summaryLines(summary, scenario, wallSeconds)) out(line);
-  return summary.lost > 0 || summary.outOfOrder > 0 ? 1 : 0;
+  return summary.lost > 0 || summary.outOfOrder > 0 || summary.notStored > 0 ? 1 : 0;
 }
 
 function summaryLines(summary: ScenarioSummary, scenario: Scenario, wallSeconds: number): string[] {
   const settled = summary.simulatedMs - scenario.durationMs;
   const counts = (a: Omit<ScenarioSummary, 'devices' | 'perDevice' | 'simulatedMs' | 'peakPerSecond' | 'drainLimitPerSecond'>) =>
-    `sent ${a.sent}, received ${a.received}, duplicates dropped ${a.duplicates}, dropped by the outbox ${a.dropped}, lost ${a.lost}, out of order ${a.outOfOrder}`;
+    `sent ${a.sent}, received ${a.received}, duplicates dropped ${a.duplicates}, dropped by the outbox ${a.dropped}, lost ${a.lost}, out of order ${a.outOfOrder}` +
+    (a.notStored > 0 ? `, not stored ${a.notStored} (the device's telemetry events say why)` : '');
   const lines = [
     `thingkit: scenario done: ${formatDuration(summary.simulatedMs)} simulated${settled > 0 ? ` (${formatDuration(settled)} of it delivering what was left)` : ''} in ${wallSeconds.toFixed(1)} s`,
     `  readings: ${counts(summary)}`,
@@ -316,6 +317,11 @@ function summaryLines(summary: ScenarioSummary, scenario: Scenario, wallSeconds:
     `  devices: ${summary.connections} connection(s), ${summary.restarts} restart(s), ${summary.powerCuts} power cut(s)`,
   ];
   if (summary.perDevice.length > 1 && summary.perDevice.length <= 20) for (const d of summary.perDevice) lines.push(`  ${d.device}: ${counts(d)}`);
-  lines.push(summary.lost > 0 ? `thingkit: ${summary.lost} reading(s) lost` : summary.outOfOrder > 0 ? `thingkit: ${summary.outOfOrder} reading(s) out of order` : 'thingkit: every reading accounted for');
+  const problems = [
+    summary.lost > 0 ? `${summary.lost} reading(s) lost` : '',
+    summary.outOfOrder > 0 ? `${summary.outOfOrder} reading(s) out of order` : '',
+    summary.notStored > 0 ? `${summary.notStored} reading(s) the device could not store` : '',
+  ].filter(Boolean);
+  lines.push(problems.length > 0 ? `thingkit: ${problems.join(', ')}` : 'thingkit: every reading accounted for');
   return lines;
 }

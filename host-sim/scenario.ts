@@ -257,6 +257,8 @@ export interface DeviceAccount {
   unique: number;
   /** Readings the overflow policy dropped: stored then erased (drop-oldest) or refused (drop-newest). */
   dropped: number;
+  /** Readings taken but never stored for another reason (encoding failed, a record too large, a flash error); their events say why. */
+  notStored: number;
   /** Stored, not dropped, not received. */
   lost: number;
   /** Received after a later reading stored in the same connection (live readings overtaking a backlog are in order). */
@@ -278,9 +280,11 @@ export interface ScenarioSummary extends Omit<DeviceAccount, 'device'> {
 }
 
 interface Stored {
-  /** Order among the device's events (the sink's order). */
+  /**
+   * Order among the device's events (the sink's order): the order readings were stored in. Not
+   * the message id's sequence number, which starts again from 1 in a log started afresh.
+   */
   index: number;
-  seq: number;
   /** Simulation time it was stored. */
   at: number;
 }
@@ -289,6 +293,7 @@ interface DeviceLedger {
   stored: Map<string, Stored>;
   erased: number;
   refused: number;
+  notStored: number;
   /** Event indexes of the connections. */
   connects: number[];
   arrivals: { mid: string; at: number }[];
@@ -392,6 +397,7 @@ export class ScenarioLedger {
         duplicates,
         unique: arrivals.length,
         dropped: ledger.erased + ledger.refused,
+        notStored: ledger.notStored,
         lost: Math.max(0, missing - ledger.erased),
         outOfOrder: this.outOfOrder(ledger, arrivals),
         powerCuts: ledger.powerCuts,
@@ -407,10 +413,11 @@ export class ScenarioLedger {
     switch (event.type) {
       case 'telemetry':
       case 'alert':
-        if (event.sent === true && typeof event.mid === 'string') {
-          ledger.stored.set(event.mid, { index, seq: Number(event.mid.slice(event.mid.lastIndexOf('-') + 1)), at: this.now() });
+        if (event.sent === true && typeof event.mid === 'string') ledger.stored.set(event.mid, { index, at: this.now() });
+        if (event.sent === false) {
+          if (typeof event.reason === 'string' && /full/.test(event.reason)) ledger.refused++;
+          else ledger.notStored++;
         }
-        if (event.sent === false && typeof event.reason === 'string' && /full/.test(event.reason)) ledger.refused++;
         if (typeof event.droppedOldest === 'number') ledger.erased += event.droppedOldest;
         break;
       case 'connected':
@@ -442,7 +449,7 @@ export class ScenarioLedger {
       const reading = ledger.stored.get(arrival.mid)!;
       // The earliest-stored reading already received that is later than this one.
       let overtaker: Stored | undefined;
-      for (const s of seen) if (s.seq > reading.seq && (overtaker === undefined || s.seq < overtaker.seq)) overtaker = s;
+      for (const s of seen) if (s.index > reading.index && (overtaker === undefined || s.index < overtaker.index)) overtaker = s;
       if (overtaker && !ledger.connects.some((c) => c > reading.index && c < overtaker!.index)) count++;
       seen.push(reading);
     }
@@ -452,7 +459,7 @@ export class ScenarioLedger {
   private ledger(device: string): DeviceLedger {
     let ledger = this.devices.get(device);
     if (!ledger) {
-      ledger = { stored: new Map(), erased: 0, refused: 0, connects: [], arrivals: [], duplicates: [], powerCuts: 0, restarts: 0 };
+      ledger = { stored: new Map(), erased: 0, refused: 0, notStored: 0, connects: [], arrivals: [], duplicates: [], powerCuts: 0, restarts: 0 };
       this.devices.set(device, ledger);
     }
     return ledger;
@@ -579,6 +586,7 @@ export async function runScenario(simulation: Simulation, scenario: Scenario, le
     duplicates: total('duplicates'),
     unique: total('unique'),
     dropped: total('dropped'),
+    notStored: total('notStored'),
     lost: total('lost'),
     outOfOrder: total('outOfOrder'),
     powerCuts: total('powerCuts'),

@@ -18,6 +18,7 @@ const scenarioFile = path.join(dir, 'short-day.json');
 const missingFile = path.join(dir, 'no-such-scenario.json');
 const invalidFile = path.join(dir, 'late-event.json');
 const notJsonFile = path.join(dir, 'not-json.json');
+const cutShortFile = path.join(dir, 'cut-short.json');
 
 beforeAll(() => {
   fs.writeFileSync(
@@ -36,6 +37,8 @@ beforeAll(() => {
   );
   fs.writeFileSync(invalidFile, JSON.stringify({ duration: '1h', events: [{ at: '2h', do: 'outage', for: '1m' }] }));
   fs.writeFileSync(notJsonFile, 'duration: 1h\n');
+  // Offline for the last 10 minutes and no time to settle: what was stored then never reaches the hub.
+  fs.writeFileSync(cutShortFile, JSON.stringify({ duration: '20m', settle: '0s', config: { telemetryIntervalMs: 60_000 }, events: [{ at: '10m', do: 'outage', for: '10m' }] }));
 });
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -115,6 +118,20 @@ describe('thingkit sim --scenario FILE --engine node', () => {
     const stored = events.filter((e) => (e.type === 'telemetry' || e.type === 'alert') && e.sent === true && (e.at as number) < DURATION);
     expect(stored).toHaveLength(summary.sent as number);
     expect(new Set(stored.map((e) => e.mid)).size).toBe(stored.length);
+  }, 120_000);
+});
+
+describe('thingkit sim --scenario: an account that does not balance', () => {
+  test('readings stored and never received are counted lost, named on the last line, and the exit code is 1', async () => {
+    const { code, lines } = await sim('--scenario', cutShortFile, '--engine', 'node');
+    expect(code).toBe(1);
+    const readings = lines.find((l) => l.startsWith('  readings: '));
+    const match = /^  readings: sent (\d+), received (\d+), duplicates dropped 0, dropped by the outbox 0, lost (\d+), out of order 0$/.exec(readings ?? '');
+    expect(match).not.toBeNull();
+    const [sent, received, lost] = match!.slice(1).map(Number) as [number, number, number];
+    expect(lost).toBeGreaterThanOrEqual(9); // one a minute while offline
+    expect(received + lost).toBe(sent);
+    expect(lines[lines.length - 1]).toBe(`thingkit: ${lost} reading(s) lost`);
   }, 120_000);
 });
 

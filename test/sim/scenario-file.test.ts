@@ -373,7 +373,7 @@ describe('ScenarioLedger', () => {
     s.arrive([1, 2, 3, 6]);
     s.duplicate([2, 3]);
     expect(s.ledger.account([D])).toEqual([
-      { device: D, sent: 6, received: 6, duplicates: 2, unique: 4, dropped: 0, lost: 2, outOfOrder: 0, powerCuts: 0, restarts: 0, connections: 1 },
+      { device: D, sent: 6, received: 6, duplicates: 2, unique: 4, dropped: 0, notStored: 0, lost: 2, outOfOrder: 0, powerCuts: 0, restarts: 0, connections: 1 },
     ]);
     expect(s.ledger.storedIds(D)).toEqual([1, 2, 3, 4, 5, 6].map((n) => s.mid(n)));
     expect(s.ledger.receivedIds(D)).toEqual([1, 2, 3, 6].map((n) => s.mid(n)));
@@ -414,7 +414,7 @@ describe('ScenarioLedger', () => {
     const [a, b, c] = s.ledger.account(['a', 'b', 'c']);
     expect(a).toMatchObject({ device: 'a', sent: 2, unique: 2, lost: 0 });
     expect(b).toMatchObject({ device: 'b', sent: 3, unique: 1, lost: 2, connections: 1, restarts: 1, powerCuts: 1 });
-    expect(c).toEqual({ device: 'c', sent: 0, received: 0, duplicates: 0, unique: 0, dropped: 0, lost: 0, outOfOrder: 0, powerCuts: 0, restarts: 0, connections: 0 });
+    expect(c).toEqual({ device: 'c', sent: 0, received: 0, duplicates: 0, unique: 0, dropped: 0, notStored: 0, lost: 0, outOfOrder: 0, powerCuts: 0, restarts: 0, connections: 0 });
   });
 
   test('readings erased by drop-oldest are dropped, not lost', () => {
@@ -441,7 +441,23 @@ describe('ScenarioLedger', () => {
     s.event('alert', { seq: 4, sent: false, reason: 'Outbox is full: 2 records wait for acknowledgement and the policy is drop-newest' });
     s.event('telemetry', { seq: 5, sent: false, reason: 'payload too large' });
     s.arrive([1, 2]);
-    expect(s.ledger.account([D])[0]).toMatchObject({ sent: 2, received: 2, unique: 2, dropped: 2, lost: 0 });
+    expect(s.ledger.account([D])[0]).toMatchObject({ sent: 2, received: 2, unique: 2, dropped: 2, notStored: 1, lost: 0 });
+  });
+
+  test('a log started afresh (sequence numbers from 1 again) is not out of order behind the old log', () => {
+    const s = setup();
+    s.store([41, 42]);
+    s.arrive([41, 42]);
+    // Flash damage: the outbox starts a new log with another id, counting from 1.
+    const fresh = (seq: number) => `${D}-0000000b-${seq}`;
+    for (const seq of [1, 2]) s.event('telemetry', { seq, sent: true, mid: fresh(seq) });
+    for (const seq of [1, 2]) s.hub.front.emit('telemetry', { deviceId: D, systemProperties: { messageId: fresh(seq) } });
+    expect(s.ledger.account([D])[0]).toMatchObject({ sent: 4, unique: 4, lost: 0, outOfOrder: 0 });
+    // The new log's readings swapped are still out of order.
+    const t = setup();
+    for (const seq of [1, 2]) t.event('telemetry', { seq, sent: true, mid: fresh(seq) });
+    for (const seq of [2, 1]) t.hub.front.emit('telemetry', { deviceId: D, systemProperties: { messageId: fresh(seq) } });
+    expect(t.ledger.account([D])[0]).toMatchObject({ outOfOrder: 1 });
   });
 
   test('a live reading overtaking the backlog stored before the connection is in order', () => {
