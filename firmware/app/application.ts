@@ -273,10 +273,8 @@ export class Application {
       publicKey,
       tls: this.config.mqttTls ? readTlsOptions(this.hal, this.config.azure?.hubHost ?? '') : undefined,
       selfTest: () => new Promise<void>((resolve) => this.waitForSelfTest(resolve)),
-      onStatus: (status: OtaStatus) => {
-        this.hal.log.event('ota', { ...status });
-        this.reportOtaStatus(hub, status);
-      },
+      // The service logs each status as an 'ota' event itself; this only reports it to the twin.
+      onStatus: (status: OtaStatus) => this.reportOtaStatus(hub, status),
     });
     this.ota.start();
   }

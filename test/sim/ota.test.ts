@@ -90,6 +90,9 @@ describe.each(ENGINES)('OTA on the %s engine', (engine) => {
     await run.simulation.run(run.simulation.scheduler.now() + 5 * MINUTE);
     const states = run.of('ota', DEVICE).map((e) => e.state);
     expect(states).toEqual(expect.arrayContaining(['downloading', 'verifying', 'applying', 'rebooting', 'succeeded']));
+    // Each status is one event: the device does not log a status twice.
+    const statuses = run.of('ota', DEVICE).map(({ t: _t, ...status }) => JSON.stringify(status));
+    for (let i = 1; i < statuses.length; i++) expect(statuses[i]).not.toBe(statuses[i - 1]);
     const boots = run.of('boot', DEVICE);
     expect(boots.at(-1)).toMatchObject({ version: '1.1.0', resetReason: 'software' });
     expect(run.of('bootloader', DEVICE).some((e) => e.version === '1.1.0')).toBe(true);
