@@ -78,7 +78,10 @@ export class Device implements Quiescent {
       netQuiet: options.netQuiet,
       buses: options.buses,
       emit: (event) => this.enqueue(event),
-      report: (kind, type, fields) => this.report(type, fields),
+      // After the power fails the CPU has stopped: what the interrupted handler would still log never comes out.
+      report: (kind, type, fields) => {
+        if (!this.powerFailed) this.report(type, fields);
+      },
       freeHeap: () => ESP32_VM_BYTES - (this.lastMeter ? this.lastMeter.stateSlots * 16 : 0),
       requestRestart: () => {
         this.restartRequested = true;
