@@ -23,6 +23,11 @@ export interface SocketOptions {
   port: number;
   /** Present for TLS (TLS 1.2 on the device); absent for plain TCP. */
   tls?: TlsOptions;
+  /**
+   * How long DNS, the TCP connect and the TLS handshake may take together before the socket
+   * fails with 'timeout'; the HAL's own default when absent (30 s on ESP32).
+   */
+  connectTimeoutMs?: number;
 }
 
 export type NetErrorCode = 'refused' | 'unreachable' | 'dns' | 'tls' | 'reset' | 'timeout' | 'closed';

@@ -16,8 +16,8 @@
  * codes come from the phase the failure happens in: before the TCP connection 'unreachable'
  * (refusal, unreachable network and TCP time-out look alike), during the TLS handshake 'tls'
  * (certificate or protocol failure; the TCP connect under TLS is observed on the secure
- * socket's inner socket), after connecting 'reset'; no answer within CONNECT_TIMEOUT_MS
- * 'timeout'.
+ * socket's inner socket), after connecting 'reset'; no answer within the socket's
+ * `connectTimeoutMs` (CONNECT_TIMEOUT_MS by default) 'timeout'.
  */
 import SecureSocket, { type SecureOptions } from "securesocket";
 import { Socket as TcpSocket } from "socket";
@@ -25,7 +25,7 @@ import Timer from "timer";
 import type { Log } from "../log";
 import { NetError, type Net as HalNet, type Socket, type SocketHandlers, type SocketOptions } from "../net";
 
-/** Time allowed for DNS, TCP connect and TLS handshake together. */
+/** Time allowed for DNS, TCP connect and TLS handshake together, unless the socket's options say. */
 export const CONNECT_TIMEOUT_MS = 30_000;
 /** Bytes a socket queues for sending at most; the peer is stalled beyond it. */
 export const MAX_QUEUED_BYTES = 16 * 1024;
@@ -90,10 +90,11 @@ class ModdableSocket implements Socket {
     private readonly log: Log,
   ) {
     this.#label = `${options.tls ? "tls" : "tcp"}://${options.host}:${options.port}`;
+    const limitMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#timeout = Timer.set(() => {
       this.#timeout = undefined;
-      this.#fail("timeout", `no connection to ${this.#label} within ${CONNECT_TIMEOUT_MS} ms (${this.#phase})`);
-    }, CONNECT_TIMEOUT_MS);
+      this.#fail("timeout", `no connection to ${this.#label} within ${limitMs} ms (${this.#phase})`);
+    }, limitMs);
     const host = options.host;
     if (IPV4.test(host)) {
       later(() => this.#connect(host));

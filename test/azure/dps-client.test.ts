@@ -41,7 +41,7 @@ describe('DpsClient', () => {
     void provisionDevice(world.hal, options).then((assignment) => (result = assignment));
     await world.advance(100);
     const connection = world.connection;
-    expect(connection.options).toEqual({ host: 'global.azure-devices-provisioning.net', port: 8883, tls: {} });
+    expect(connection.options).toEqual({ host: 'global.azure-devices-provisioning.net', port: 8883, tls: {}, connectTimeoutMs: 10_000 });
     const connect = connection.packets[0] as ConnectPacket;
     expect(connect).toMatchObject({ clientId: REGISTRATION, username: `0ne00000A0A/registrations/${REGISTRATION}/api-version=2019-03-31`, cleanSession: true });
     const token = text(connect.password as Uint8Array);

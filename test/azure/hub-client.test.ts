@@ -78,7 +78,7 @@ describe('AzureHubClient: connecting', () => {
     client.start();
     await world.advance(100);
     expect(client.connected).toBe(true);
-    expect(world.connection.options).toEqual({ host: HOST, port: 8883, tls: { ca: [new Uint8Array([1])] } });
+    expect(world.connection.options).toEqual({ host: HOST, port: 8883, tls: { ca: [new Uint8Array([1])] }, connectTimeoutMs: 10_000 });
     const [connect] = connectPackets(world);
     expect(connect).toMatchObject({ clientId: 'd1', username: `${HOST}/d1/?api-version=2021-04-12`, cleanSession: false, keepAliveSeconds: 60 });
     const token = text(connect.password as Uint8Array);

@@ -101,6 +101,7 @@ describe('MqttClient credentials and planned reconnects', () => {
     await world.advance(10_000);
     expect(reasons).toEqual(['no connection to hub.local:8883 within 10000 ms']);
     expect(world.connections[0]!.closed).toBe(true);
+    expect(world.connections[0]!.options.connectTimeoutMs).toBe(10_000); // the socket's own limit is the attempt's
     // The first socket's handshake completes at 15 s, during the second attempt: it is ignored.
     await world.advance(6_000);
     expect(world.connections).toHaveLength(2);

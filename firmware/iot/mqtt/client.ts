@@ -123,7 +123,8 @@ export class MqttClient {
     }, connectTimeoutMs);
     try {
       this.socket = this.hal.net.connect(
-        { host, port, tls },
+        // The socket may take as long as the whole attempt (the timer above also covers CONNACK).
+        { host, port, tls, connectTimeoutMs },
         {
           onConnect: () => {
             this.clearConnectTimer();
