@@ -21,8 +21,6 @@ export function checkLinkQuality(quality: LinkQuality): void {
 export class LinkShaper {
   /** When the line finishes sending what it was given so far. */
   private busyUntil = 0;
-  /** Bytes handed to the link so far. */
-  bytes = 0;
 
   constructor(readonly quality: LinkQuality) {
     checkLinkQuality(quality);
@@ -32,12 +30,6 @@ export class LinkShaper {
   send(now: number, byteCount: number): number {
     const start = Math.max(now, this.busyUntil);
     this.busyUntil = start + (byteCount * 1000) / this.quality.bytesPerSecond;
-    this.bytes += byteCount;
     return Math.ceil(this.busyUntil + this.quality.latencyMs);
-  }
-
-  /** Milliseconds of sending still queued at `now` (0 when the line is idle). */
-  backlogMs(now: number): number {
-    return Math.max(0, this.busyUntil - now);
   }
 }
